@@ -1,0 +1,186 @@
+package llmgateway
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
+	"github.com/llmgateway/caddy-llm-gateway/providers"
+)
+
+// exchange is one client request on its way through the gateway.
+type exchange struct {
+	g    *Gateway
+	w    http.ResponseWriter
+	r    *http.Request
+	repl *caddy.Replacer
+	id   string
+
+	// anthropicClient is true on Anthropic-protocol paths and requests
+	// carrying anthropic-version; it picks the `auto` envelope and the
+	// protocol of stream error events.
+	anthropicClient bool
+	format          llmerrors.Format
+
+	endpoint *providers.Endpoint
+	body     []byte
+	model    string
+	stream   bool
+
+	// upstreamHeader is the header every attempt sends.
+	upstreamHeader http.Header
+	// needUsage is set when the key's limits count tokens, so answers
+	// are read for their usage.
+	needUsage bool
+	// addedIncludeUsage is set when the gateway asked an OpenAI
+	// provider for stream usage the client did not ask for.
+	addedIncludeUsage bool
+
+	// what the access log and placeholders report
+	provider, upstreamModel string
+	errCode                 llmerrors.Code
+	attempts                int
+}
+
+// ServeHTTP answers the gateway's paths; anything else is not_found.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	x := g.newExchange(w, r)
+	defer x.report()
+
+	switch path := r.URL.Path; {
+	case path == "/health":
+		if x.allowMethods(http.MethodGet, http.MethodHead) {
+			x.serveHealth()
+		}
+	case path == "/status":
+		if x.allowMethods(http.MethodGet, http.MethodHead) {
+			x.serveStatus()
+		}
+	case path == "/v1/models" || strings.HasPrefix(path, "/v1/models/"):
+		if x.allowMethods(http.MethodGet, http.MethodHead) {
+			x.serveModels(strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/"))
+		}
+	default:
+		ep, ok := providers.LookupEndpoint(path)
+		if !ok {
+			x.fail(&llmerrors.Error{
+				Code:    llmerrors.NotFound,
+				Message: "Unknown endpoint " + r.Method + " " + path + ". The gateway serves the OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses) and Anthropic (/v1/messages) APIs.",
+			})
+			return nil
+		}
+		x.endpoint = ep
+		if ep.Protocol == providers.Anthropic {
+			x.anthropicClient = true
+			x.format = g.format.Resolve(true)
+		}
+		if x.allowMethods(http.MethodPost) {
+			x.serveAPI()
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	x := &exchange{g: g, w: w, r: r, id: requestID(r)}
+	x.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	x.anthropicClient = r.Header.Get("Anthropic-Version") != ""
+	x.format = g.format.Resolve(x.anthropicClient)
+	w.Header().Set("X-Request-Id", x.id)
+	if x.repl != nil {
+		x.repl.Set("http.llm.request_id", x.id)
+	}
+	return x
+}
+
+// allowMethods answers 405 unless the request uses one of methods.
+func (x *exchange) allowMethods(methods ...string) bool {
+	for _, m := range methods {
+		if x.r.Method == m {
+			return true
+		}
+	}
+	x.w.Header().Set("Allow", strings.Join(methods, ", "))
+	x.fail(&llmerrors.Error{
+		Code:    llmerrors.MethodNotAllowed,
+		Message: "Method " + x.r.Method + " is not allowed on " + x.r.URL.Path + "; use " + strings.Join(methods, " or ") + ".",
+	})
+	return false
+}
+
+// fail writes e to the client in the request's envelope.
+func (x *exchange) fail(e *llmerrors.Error) {
+	e.RequestID = x.id
+	x.errCode = e.Code
+	if e.Provider != "" {
+		x.provider = e.Provider
+	}
+	if err := llmerrors.Write(x.w, x.format, e); err != nil {
+		x.g.logger.Debug("writing error envelope", zap.String("request_id", x.id), zap.Error(err))
+	}
+	x.logFailure(e)
+}
+
+// logFailure logs what went wrong, with the request ID and never a key
+// (Message and Cause are written for humans and hold no secret; Cause may
+// be a transport error naming only hosts).
+func (x *exchange) logFailure(e *llmerrors.Error) {
+	level := zap.DebugLevel
+	if e.Code.Status() >= 500 {
+		level = zap.WarnLevel
+	}
+	if ce := x.g.logger.Check(level, "request failed"); ce != nil {
+		fields := []zap.Field{
+			zap.String("request_id", x.id),
+			zap.String("code", string(e.Code)),
+			zap.String("message", e.Message),
+		}
+		if e.Provider != "" {
+			fields = append(fields, zap.String("provider", e.Provider))
+		}
+		if e.UpstreamStatus != 0 {
+			fields = append(fields, zap.Int("upstream_status", e.UpstreamStatus))
+		}
+		if e.Cause != nil {
+			fields = append(fields, zap.Error(e.Cause))
+		}
+		ce.Write(fields...)
+	}
+}
+
+// report publishes what happened as placeholders and access-log fields.
+func (x *exchange) report() {
+	if x.repl != nil {
+		if x.provider != "" {
+			x.repl.Set("http.llm.provider", x.provider)
+		}
+		if x.upstreamModel != "" {
+			x.repl.Set("http.llm.model", x.upstreamModel)
+		}
+		if x.errCode != "" {
+			x.repl.Set("http.llm.error.code", string(x.errCode))
+		}
+		x.repl.Set("http.llm.attempts", x.attempts)
+	}
+	extra, ok := x.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields)
+	if !ok {
+		return
+	}
+	extra.Add(zap.String("llm_request_id", x.id))
+	if x.provider != "" {
+		extra.Add(zap.String("llm_provider", x.provider))
+	}
+	if x.upstreamModel != "" {
+		extra.Add(zap.String("llm_model", x.upstreamModel))
+	}
+	if x.errCode != "" {
+		extra.Add(zap.String("llm_error_code", string(x.errCode)))
+	}
+	if x.attempts > 0 {
+		extra.Add(zap.Int("llm_attempts", x.attempts))
+	}
+}

@@ -1,0 +1,163 @@
+// Package llmgateway is a Caddy HTTP handler that fronts LLM providers
+// (OpenAI, Anthropic, Groq, OpenRouter, Gemini, Mistral, DeepSeek and any
+// OpenAI-compatible server): it authenticates the client keys it issues,
+// enforces each key's limits, routes each request to a provider with the
+// provider's own key through Caddy's reverse_proxy, streams the answer back
+// and turns every failure into one documented JSON error envelope.
+package llmgateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
+	"github.com/llmgateway/caddy-llm-gateway/limits"
+)
+
+func init() {
+	caddy.RegisterModule(Gateway{})
+}
+
+// Gateway is the `llm_gateway` HTTP handler.
+//
+// It serves the OpenAI paths (POST /v1/chat/completions, /v1/completions,
+// /v1/embeddings, /v1/responses), the Anthropic paths (POST /v1/messages,
+// /v1/messages/count_tokens), GET /v1/models, GET /health and GET /status.
+// Any other path is answered with a `not_found` error; to serve other
+// content on the same site, wrap the directive in a `handle` block.
+//
+// It sets these placeholders on every request it serves:
+//
+// Placeholder | Description
+// ------------|-------------
+// `{http.llm.request_id}` | The request ID, also sent as `X-Request-Id`
+// `{http.llm.provider}` | The provider that answered (or was last tried)
+// `{http.llm.model}` | The model sent to that provider
+// `{http.llm.error.code}` | The error code, when the answer is an error
+// `{http.llm.attempts}` | How many upstream attempts were made
+// `{http.llm.key}` | The name of the client key, never the key
+type Gateway struct {
+	// The envelope errors are written in: `auto` (default: anthropic on
+	// Anthropic-protocol paths and requests carrying `anthropic-version`,
+	// openai elsewhere), `openai`, `anthropic`, `ccproxy`, `coollm` or
+	// `proxed`.
+	ErrorFormat string `json:"error_format,omitempty"`
+
+	// The largest request body accepted, in bytes. Default: 10 MiB.
+	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+
+	// The providers requests are routed to.
+	Providers []*Provider `json:"providers,omitempty"`
+
+	// Model names that stand for a route, written `provider:model`;
+	// e.g. `{"fast": "groq:llama-3.1-70b-versatile"}`.
+	Aliases map[string]string `json:"aliases,omitempty"`
+
+	// Routes tried in order, after a model's own route fails before the
+	// first byte of its answer, keyed by the model name as the client
+	// writes it. Each route is `provider:model` or an alias.
+	Fallbacks map[string][]string `json:"fallbacks,omitempty"`
+
+	// Prices of routes, in USD per million tokens, keyed by
+	// `provider:model` (`*` matches any run of characters in the model).
+	// A route with no price costs nothing against budgets.
+	Prices map[string]limits.Price `json:"prices,omitempty"`
+
+	// Output tokens a request reserves against token limits and budgets
+	// when it is admitted: its max_tokens, but at most this. Default: 4096.
+	ReserveOutputTokens int64 `json:"reserve_output_tokens,omitempty"`
+
+	// Client keys. With none here and no keys_file, the gateway asks no
+	// key of its clients.
+	Keys []*limits.KeyConfig `json:"keys,omitempty"`
+
+	// A JSON file holding an array of keys, in the same form as Keys
+	// (with key_sha256, never the secret). It is read again on every
+	// config load.
+	KeysFile string `json:"keys_file,omitempty"`
+
+	// Limits for keys that leave a limit unset, field by field.
+	Limits *limits.Policy `json:"limits,omitempty"`
+
+	// Where counters and spend are kept. Default: memory.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.llm_gateway.stores inline_key=type"`
+
+	// How the gateway retries failed attempts.
+	Retry *RetryPolicy `json:"retry,omitempty"`
+
+	logger    *zap.Logger
+	format    llmerrors.Format
+	router    *router
+	started   time.Time
+	anonymous bool
+}
+
+// CaddyModule returns the Caddy module information.
+func (Gateway) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.llm_gateway",
+		New: func() caddy.Module { return new(Gateway) },
+	}
+}
+
+// defaultMaxRequestBody is large enough for long Claude Code contexts.
+const defaultMaxRequestBody = 10 << 20
+
+// Provision builds the providers' proxies, the router and the limits.
+func (g *Gateway) Provision(ctx caddy.Context) error {
+	g.logger = ctx.Logger()
+	g.started = time.Now()
+	var err error
+	if g.format, err = llmerrors.ParseFormat(g.ErrorFormat); err != nil {
+		return err
+	}
+	if g.MaxRequestBody == 0 {
+		g.MaxRequestBody = defaultMaxRequestBody
+	}
+	if g.Retry == nil {
+		g.Retry = new(RetryPolicy)
+	}
+	g.Retry.setDefaults()
+	repl := caddy.NewReplacer()
+	for _, p := range g.Providers {
+		if err := p.provision(ctx, repl); err != nil {
+			return fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+	}
+	if g.router, err = newRouter(g.Providers, g.Aliases, g.Fallbacks); err != nil {
+		return err
+	}
+	g.anonymous = true
+	g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
+	return nil
+}
+
+// Validate checks the provisioned configuration.
+func (g *Gateway) Validate() error {
+	if g.MaxRequestBody < 0 {
+		return fmt.Errorf("max_request_body: must be positive, got %d", g.MaxRequestBody)
+	}
+	if len(g.Providers) == 0 {
+		return fmt.Errorf("llm_gateway: at least one provider is required")
+	}
+	return nil
+}
+
+// Cleanup releases what Provision acquired. The providers' reverse_proxy
+// modules were loaded through the Caddy context, which cleans them up.
+func (g *Gateway) Cleanup() error {
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Gateway)(nil)
+	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
+)

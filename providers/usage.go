@@ -1,0 +1,61 @@
+package providers
+
+import (
+	"bytes"
+
+	"github.com/tidwall/gjson"
+)
+
+// Usage is what a provider reports it consumed for one answer. Input
+// counts every prompt token the provider billed, cached or not.
+type Usage struct {
+	Input, Output int64
+}
+
+// Total is prompt plus completion tokens, what token limits count.
+func (u Usage) Total() int64 { return u.Input + u.Output }
+
+// usagePaths are where usage sits in answers and stream events: the top
+// level (OpenAI chat, completions, embeddings, Responses; Anthropic
+// messages; an Anthropic message_delta), message.usage (Anthropic
+// message_start) and response.usage (Responses stream response.completed).
+var usagePaths = [...]string{"usage", "message.usage", "response.usage"}
+
+var usageKey = []byte(`"usage"`)
+
+// ReadUsage merges the usage found in one JSON document (a whole answer
+// or one stream event's data) into u, field by field, so an Anthropic
+// message_delta (output only) keeps the input of its message_start. It
+// reports whether the document held any usage.
+func ReadUsage(doc []byte, u *Usage) bool {
+	if !bytes.Contains(doc, usageKey) {
+		return false
+	}
+	for _, p := range usagePaths {
+		obj := gjson.GetBytes(doc, p)
+		if !obj.IsObject() {
+			continue
+		}
+		found := false
+		obj.ForEach(func(k, v gjson.Result) bool {
+			switch k.Str {
+			case "prompt_tokens":
+				u.Input, found = v.Int(), true
+			case "completion_tokens":
+				u.Output, found = v.Int(), true
+			case "input_tokens":
+				// Anthropic counts cached prompt tokens apart; the
+				// provider bills them, so they count here too.
+				u.Input = v.Int() + obj.Get("cache_creation_input_tokens").Int() + obj.Get("cache_read_input_tokens").Int()
+				found = true
+			case "output_tokens":
+				u.Output, found = v.Int(), true
+			}
+			return true
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,154 @@
+package llmgateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
+	"github.com/llmgateway/caddy-llm-gateway/providers"
+)
+
+// attemptOutcome is how one upstream attempt ended.
+type attemptOutcome struct {
+	// failure is set when the attempt failed before any byte reached
+	// the client, so another attempt may still answer.
+	failure *llmerrors.Error
+	// clientGone is set when the client left; nothing more is written.
+	clientGone bool
+	usage      providers.Usage
+	sawUsage   bool
+}
+
+// noNext is the next handler given to a provider's reverse_proxy, which
+// never calls it (no handle_response routes are configured).
+var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+
+// attempt sends the request once, on route rt with the provider key at
+// keyIndex, and reports how it ended. A success and an error that arrives
+// mid-stream are written to the client here; a failure before the first
+// byte is returned for the caller to retry or write.
+func (x *exchange) attempt(rt route, keyIndex int, body []byte) attemptOutcome {
+	p := rt.provider
+	ctx, cancel := context.WithCancelCause(x.r.Context())
+	defer cancel(nil)
+	if p.typ.NeedsKey {
+		if len(p.keys) == 0 {
+			return attemptOutcome{failure: &llmerrors.Error{
+				Code:       llmerrors.MissingAPIKey,
+				Provider:   p.Name,
+				Message:    fmt.Sprintf("API key not configured for provider '%s'", p.Name),
+				Suggestion: fmt.Sprintf("Set the api_key of provider '%s' in the gateway configuration (is its environment variable set?).", p.Name),
+			}}
+		}
+		ctx = withCredential(ctx, &credential{
+			header:           p.typ.Auth.Header(),
+			value:            p.typ.Auth.Value(p.keys[keyIndex%len(p.keys)]),
+			anthropicVersion: p.typ.Auth == providers.AuthXAPIKey,
+		})
+	}
+	aw := newAttemptWriter(x, rt, cancel, x.needUsage)
+	err, aborted := serveUpstream(p, aw, x.upstreamRequest(ctx, rt, body))
+	aw.stopIdleTimer()
+	out := attemptOutcome{}
+
+	switch {
+	case x.r.Context().Err() != nil:
+		out.clientGone = true
+	case aborted || err != nil:
+		cause := context.Cause(ctx)
+		if cause == nil || errors.Is(cause, context.Canceled) {
+			cause = unwrapHandlerError(err)
+		}
+		if cause == nil {
+			cause = io.ErrUnexpectedEOF // reverse_proxy aborted a body it could not finish reading
+		}
+		fe := providers.ClassifyTransport(p.Name, cause, time.Duration(p.Timeout))
+		if !aw.committed {
+			out.failure = fe
+			break
+		}
+		if aw.sse == nil {
+			// A plain answer cut half way cannot be mended; abort the
+			// connection so the client sees a failed read, not a short body.
+			panic(http.ErrAbortHandler)
+		}
+		if !aw.sse.ended {
+			aw.sse.end(fe)
+		}
+	case aw.status == 499:
+		out.clientGone = true
+	case aw.mode == modeCapture:
+		out.failure = providers.Classify(p.typ, p.Name, providers.Reply{
+			Status:    aw.capturedStatus(),
+			Header:    aw.header,
+			Body:      aw.captured,
+			Truncated: aw.overflow,
+		})
+		if out.failure.Code == llmerrors.ModelNotFound {
+			out.failure.AvailableModels = x.availableModels()
+		}
+	default:
+		aw.finish()
+	}
+	out.usage, out.sawUsage = aw.usage, aw.sawUsage
+	if aw.clientErr != nil {
+		out.clientGone = true
+	}
+	return out
+}
+
+// serveUpstream runs the provider's handler, recovering the
+// http.ErrAbortHandler panic reverse_proxy raises when an answer breaks
+// after its headers were written.
+func serveUpstream(p *Provider, aw *attemptWriter, req *http.Request) (err error, aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			aborted = true
+		}
+	}()
+	return p.upstream.ServeHTTP(aw, req, noNext), false
+}
+
+// unwrapHandlerError returns the error inside the caddyhttp.HandlerError
+// reverse_proxy wraps its failures in.
+func unwrapHandlerError(err error) error {
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) && he.Err != nil {
+		return he.Err
+	}
+	return err
+}
+
+// upstreamRequest is the request one attempt sends: the client's, minus
+// its key and Accept-Encoding (so the transport negotiates compression
+// itself and the gateway reads plain bytes), with the provider's path and
+// host and the route's body.
+func (x *exchange) upstreamRequest(ctx context.Context, rt route, body []byte) *http.Request {
+	p := rt.provider
+	req := x.r.WithContext(ctx)
+	u := new(url.URL)
+	if p.base != nil {
+		u.Path = p.typ.UpstreamPath(p.base.Path, x.endpoint.Path, x.endpoint.Protocol)
+		req.Host = p.base.Host
+	} else {
+		u.Path = x.endpoint.Path
+	}
+	u.RawQuery = x.r.URL.RawQuery
+	req.URL = u
+	req.Header = x.upstreamHeader
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return req
+}

@@ -1,0 +1,284 @@
+package llmgateway
+
+import (
+	"bytes"
+	"context"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/llmgateway/caddy-llm-gateway/providers"
+)
+
+// maxErrorBody caps how much of a provider's error answer is kept for
+// reading; error bodies are small, and a body past the cap is read as
+// unreadable (invalid_provider_response).
+const maxErrorBody = 64 << 10
+
+// maxUsageBody caps how much of a non-streamed answer is kept to read its
+// usage from, when the key's limits need it.
+const maxUsageBody = 4 << 20
+
+// attemptWriter is the http.ResponseWriter one upstream attempt writes to.
+// It holds back everything until the answer proves good:
+//
+//   - an error status (>= 400) is captured, capped, for the gateway to read
+//     and either retry or rewrite into the client's envelope;
+//   - a success passes through untouched, but its headers reach the client
+//     only with the first byte of the body, so that an attempt that fails
+//     before then can still be retried;
+//   - a stream (text/event-stream) passes event by event through an
+//     sseFilter, which rewrites upstream error events and reads usage.
+//
+// It keeps its own header map, so a failed attempt leaves nothing behind on
+// the client's response.
+type attemptWriter struct {
+	x        *exchange
+	rt       route
+	rw       http.ResponseWriter
+	header   http.Header
+	status   int
+	mode     writerMode
+	captured []byte
+	overflow bool
+
+	// committed is set once the client has the status and headers.
+	committed bool
+	// clientErr is the first error writing to the client.
+	clientErr error
+
+	sse *sseFilter
+	// sniffed holds the first bytes of a 200 from a provider that may
+	// report errors inside one, until they show which it is.
+	sniffed []byte
+
+	readUsage bool
+	usage     providers.Usage
+	sawUsage  bool
+	usageBody []byte
+
+	idleTimeout time.Duration
+	idleTimer   *time.Timer
+	cancel      context.CancelCauseFunc
+}
+
+type writerMode uint8
+
+const (
+	modeNone writerMode = iota
+	modeCapture
+	modeSniff
+	modePass
+	modeStream
+)
+
+func newAttemptWriter(x *exchange, rt route, cancel context.CancelCauseFunc, readUsage bool) *attemptWriter {
+	return &attemptWriter{
+		x:           x,
+		rt:          rt,
+		rw:          x.w,
+		header:      make(http.Header),
+		readUsage:   readUsage,
+		idleTimeout: time.Duration(rt.provider.StreamIdleTimeout),
+		cancel:      cancel,
+	}
+}
+
+func (aw *attemptWriter) Header() http.Header { return aw.header }
+
+func (aw *attemptWriter) WriteHeader(status int) {
+	if aw.mode != modeNone || status < 200 {
+		return // informational answers are not forwarded
+	}
+	aw.status = status
+	aw.startIdleTimer()
+	switch {
+	case status >= 400:
+		aw.mode = modeCapture
+	case isEventStream(aw.header):
+		aw.mode = modeStream
+		aw.sse = newSSEFilter(aw)
+	case aw.rt.provider.typ.ErrorsIn200:
+		aw.mode = modeSniff
+	default:
+		aw.mode = modePass
+	}
+}
+
+func (aw *attemptWriter) Write(p []byte) (int, error) {
+	if aw.mode == modeNone {
+		aw.WriteHeader(http.StatusOK)
+	}
+	aw.touch()
+	switch aw.mode {
+	case modeCapture:
+		aw.capture(p)
+		return len(p), nil
+	case modeStream:
+		aw.sse.write(p)
+	case modeSniff:
+		aw.sniff(p)
+	default:
+		aw.pass(p)
+	}
+	if aw.clientErr != nil {
+		return 0, aw.clientErr
+	}
+	return len(p), nil
+}
+
+// FlushError flushes what reached the client; before the first byte there
+// is nothing to flush, and the headers are deliberately held back.
+func (aw *attemptWriter) FlushError() error {
+	if !aw.committed {
+		return nil
+	}
+	return http.NewResponseController(aw.rw).Flush()
+}
+
+func (aw *attemptWriter) capture(p []byte) {
+	room := maxErrorBody - len(aw.captured)
+	if len(p) > room {
+		p = p[:room]
+		aw.overflow = true
+	}
+	aw.captured = append(aw.captured, p...)
+}
+
+// pass sends body bytes of a success to the client.
+func (aw *attemptWriter) pass(p []byte) {
+	if aw.readUsage && len(aw.usageBody)+len(p) <= maxUsageBody {
+		aw.usageBody = append(aw.usageBody, p...)
+	}
+	aw.emit(p)
+}
+
+// sniff decides whether a 200 from a provider that reports errors inside
+// 200s (OpenRouter) is an error: it is when the JSON object opens with an
+// "error" member. Leading whitespace, which OpenRouter sends to keep slow
+// requests alive, is skipped.
+func (aw *attemptWriter) sniff(p []byte) {
+	aw.sniffed = append(aw.sniffed, p...)
+	rest := bytes.TrimLeft(aw.sniffed, " \t\r\n")
+	if len(rest) == 0 {
+		return
+	}
+	if rest[0] == '{' {
+		member := bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(member) < len(`"error"`) {
+			return
+		}
+		if bytes.HasPrefix(member, []byte(`"error"`)) {
+			aw.mode = modeCapture
+			aw.captured = aw.captured[:0]
+			aw.capture(rest)
+			aw.sniffed = nil
+			return
+		}
+	}
+	aw.mode = modePass
+	held := aw.sniffed
+	aw.sniffed = nil
+	aw.pass(held)
+}
+
+// emit writes bytes of the answer to the client, committing the status
+// and headers first.
+func (aw *attemptWriter) emit(p []byte) {
+	if aw.clientErr != nil || len(p) == 0 {
+		return
+	}
+	aw.commit()
+	if _, err := aw.rw.Write(p); err != nil {
+		aw.clientErr = err
+	}
+}
+
+// commit sends the status and the provider's headers to the client. The
+// gateway's own X-Request-Id wins; the provider's request ID moves to
+// X-Provider-Request-Id.
+func (aw *attemptWriter) commit() {
+	if aw.committed {
+		return
+	}
+	aw.committed = true
+	dst := aw.rw.Header()
+	for k, v := range aw.header {
+		switch k {
+		case "X-Request-Id":
+			dst["X-Provider-Request-Id"] = v
+		case "Content-Length":
+			if aw.mode != modeStream {
+				dst[k] = v
+			}
+		default:
+			dst[k] = v
+		}
+	}
+	aw.rw.WriteHeader(aw.status)
+}
+
+// finish completes a successful answer after the upstream is done.
+func (aw *attemptWriter) finish() {
+	switch aw.mode {
+	case modeStream:
+		aw.sse.finish()
+	case modeSniff:
+		held := aw.sniffed
+		aw.sniffed = nil
+		aw.mode = modePass
+		aw.pass(held)
+	case modePass:
+		if aw.readUsage {
+			aw.sawUsage = providers.ReadUsage(aw.usageBody, &aw.usage)
+		}
+	}
+	aw.commit()
+}
+
+// capturedStatus is the status to classify a captured error by: a 200
+// that carried an error (OpenRouter) takes the error's own code.
+func (aw *attemptWriter) capturedStatus() int {
+	if aw.status < 400 {
+		if c := gjson.GetBytes(aw.captured, "error.code").Int(); c >= 400 && c <= 599 {
+			return int(c)
+		}
+		return http.StatusBadGateway
+	}
+	return aw.status
+}
+
+// startIdleTimer arms the stream idle timeout once the answer has begun:
+// an answer that goes quiet for longer is cut, with providers.ErrIdleTimeout
+// as the cause.
+func (aw *attemptWriter) startIdleTimer() {
+	if aw.idleTimeout <= 0 || aw.cancel == nil {
+		return
+	}
+	aw.idleTimer = time.AfterFunc(aw.idleTimeout, func() { aw.cancel(providers.ErrIdleTimeout) })
+}
+
+// touch restarts the idle timeout. Writes, the header and stopIdleTimer
+// all run on the goroutine serving the attempt, so the timer needs no lock.
+func (aw *attemptWriter) touch() {
+	if aw.idleTimer != nil {
+		aw.idleTimer.Reset(aw.idleTimeout)
+	}
+}
+
+func (aw *attemptWriter) stopIdleTimer() {
+	if aw.idleTimer != nil {
+		aw.idleTimer.Stop()
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/event-stream"
+}

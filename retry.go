@@ -1,0 +1,53 @@
+package llmgateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
+)
+
+// RetryPolicy says how a request that fails before the first byte of its
+// answer is tried again: first on the next key of the provider's pool,
+// then on the routes of the model's fallback chain.
+type RetryPolicy struct {
+	// The most upstream attempts one request makes, over all keys and
+	// fallbacks. Default: 4.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+
+	// The first wait before retrying the same provider; each further
+	// wait doubles it, with jitter. Default: 250ms.
+	Backoff caddy.Duration `json:"backoff,omitempty"`
+
+	// The longest the gateway waits before one retry, even when the
+	// provider's Retry-After asks for more (then the attempt is not
+	// retried on that provider). Default: 10s.
+	MaxWait caddy.Duration `json:"max_wait,omitempty"`
+}
+
+func (rp *RetryPolicy) setDefaults() {
+	if rp.MaxAttempts == 0 {
+		rp.MaxAttempts = 4
+	}
+	if rp.Backoff == 0 {
+		rp.Backoff = caddy.Duration(250 * time.Millisecond)
+	}
+	if rp.MaxWait == 0 {
+		rp.MaxWait = caddy.Duration(10 * time.Second)
+	}
+}
+
+// worthRetrying reports whether another attempt could succeed where this
+// one failed: provider rate limits, provider failures and connection
+// failures, never what is the client's fault (400, 404, 413, 422).
+func worthRetrying(e *llmerrors.Error) bool {
+	switch e.Code {
+	case llmerrors.ProviderRateLimited, llmerrors.ProviderError, llmerrors.InvalidProviderResponse,
+		llmerrors.ProviderUnavailable, llmerrors.ProviderTimeout, llmerrors.Overloaded,
+		llmerrors.InvalidAPIKey, llmerrors.PermissionDenied, llmerrors.MissingAPIKey:
+		return true
+	}
+	return e.UpstreamStatus >= http.StatusInternalServerError
+}

@@ -1,0 +1,88 @@
+package llmgateway
+
+import (
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// processStart is when this Caddy process began; /status reports uptime
+// from it, so a config reload does not reset it.
+var processStart = time.Now()
+
+// serveHealth answers GET /health: the gateway is up.
+func (x *exchange) serveHealth() {
+	x.writeJSON(struct {
+		Status string `json:"status"`
+	}{"ok"})
+}
+
+// statusKey is one provider key in /status: its index in the pool, never
+// the key.
+type statusKey struct {
+	Index int        `json:"index"`
+	State string     `json:"state"`
+	Until *time.Time `json:"until"`
+}
+
+type statusProvider struct {
+	Name  string      `json:"name"`
+	Type  string      `json:"type"`
+	State string      `json:"state"`
+	Keys  []statusKey `json:"keys"`
+}
+
+// Provider and key states in /status.
+const (
+	stateHealthy     = "healthy"
+	stateCoolingDown = "cooling_down"
+	stateCircuitOpen = "circuit_open"
+)
+
+// serveStatus answers GET /status with each provider's state and the state
+// of each of its keys. It shows no secret.
+func (x *exchange) serveStatus() {
+	if !x.authenticate() {
+		return
+	}
+	overall := "ok"
+	provs := make([]statusProvider, 0, len(x.g.Providers))
+	for _, p := range x.g.Providers {
+		sp := statusProvider{Name: p.Name, Type: p.typ.Name, State: stateHealthy, Keys: []statusKey{}}
+		for i := range p.keys {
+			sp.Keys = append(sp.Keys, statusKey{Index: i, State: stateHealthy})
+		}
+		if sp.State != stateHealthy {
+			overall = "degraded"
+		}
+		provs = append(provs, sp)
+	}
+	x.writeJSON(struct {
+		Status        string           `json:"status"`
+		Version       string           `json:"version"`
+		UptimeSeconds int64            `json:"uptime_seconds"`
+		Providers     []statusProvider `json:"providers"`
+	}{overall, version(), int64(time.Since(processStart).Seconds()), provs})
+}
+
+// modulePath is this module's import path, to find its version.
+const modulePath = "github.com/llmgateway/caddy-llm-gateway"
+
+// version is the gateway module's version as built (xcaddy records it),
+// or "devel".
+var version = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == modulePath && bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == modulePath {
+				if d.Replace != nil && d.Replace.Version == "" {
+					return "devel"
+				}
+				return d.Version
+			}
+		}
+	}
+	return "devel"
+})
