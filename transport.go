@@ -79,9 +79,9 @@ func (t *ProviderTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // Interface guards
 var (
-	_ caddy.Provisioner               = (*ProviderTransport)(nil)
-	_ caddy.CleanerUpper              = (*ProviderTransport)(nil)
-	_ http.RoundTripper               = (*ProviderTransport)(nil)
-	_ reverseproxy.TLSTransport       = (*ProviderTransport)(nil)
+	_ caddy.Provisioner                      = (*ProviderTransport)(nil)
+	_ caddy.CleanerUpper                     = (*ProviderTransport)(nil)
+	_ http.RoundTripper                      = (*ProviderTransport)(nil)
+	_ reverseproxy.TLSTransport              = (*ProviderTransport)(nil)
 	_ reverseproxy.RequestHeaderOpsTransport = (*ProviderTransport)(nil)
 )

@@ -16,12 +16,12 @@ type Endpoint struct {
 
 // endpoints are the POST paths of CONTRACT.md ("Paths").
 var endpoints = map[string]*Endpoint{
-	"/v1/chat/completions":       {Path: "/v1/chat/completions", Protocol: OpenAI, Required: "messages", Generates: true},
-	"/v1/completions":            {Path: "/v1/completions", Protocol: OpenAI, Generates: true},
-	"/v1/embeddings":             {Path: "/v1/embeddings", Protocol: OpenAI},
-	"/v1/responses":              {Path: "/v1/responses", Protocol: OpenAI, Generates: true},
-	"/v1/messages":               {Path: "/v1/messages", Protocol: Anthropic, Required: "messages", Generates: true},
-	"/v1/messages/count_tokens":  {Path: "/v1/messages/count_tokens", Protocol: Anthropic, Required: "messages"},
+	"/v1/chat/completions":      {Path: "/v1/chat/completions", Protocol: OpenAI, Required: "messages", Generates: true},
+	"/v1/completions":           {Path: "/v1/completions", Protocol: OpenAI, Generates: true},
+	"/v1/embeddings":            {Path: "/v1/embeddings", Protocol: OpenAI},
+	"/v1/responses":             {Path: "/v1/responses", Protocol: OpenAI, Generates: true},
+	"/v1/messages":              {Path: "/v1/messages", Protocol: Anthropic, Required: "messages", Generates: true},
+	"/v1/messages/count_tokens": {Path: "/v1/messages/count_tokens", Protocol: Anthropic, Required: "messages"},
 }
 
 // LookupEndpoint returns the endpoint served at path.

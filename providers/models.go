@@ -27,4 +27,3 @@ func MatchModel(pattern, name string) bool {
 		return false
 	}
 }
-
