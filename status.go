@@ -2,6 +2,7 @@ package llmgateway
 
 import (
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,7 +78,8 @@ var version = sync.OnceValue(func() string {
 		}
 		for _, d := range bi.Deps {
 			if d.Path == modulePath {
-				if d.Replace != nil && d.Replace.Version == "" {
+				// a local build (xcaddy --with module=./dir) has no version
+				if d.Replace != nil && d.Replace.Version == "" || strings.HasPrefix(d.Version, "v0.0.0-00010101000000") {
 					return "devel"
 				}
 				return d.Version
