@@ -44,6 +44,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			timeout <duration>
 //			dial_timeout <duration>
 //			stream_idle_timeout <duration>
+//			key_cooldown <duration>
+//			circuit_breaker <failures> [<open_for>] | off
 //		}
 //
 //		alias <name> <provider:model>
@@ -260,6 +262,10 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {
 			p.DialTimeout, err = durationArg(d)
 		case "stream_idle_timeout":
 			p.StreamIdleTimeout, err = durationArg(d)
+		case "key_cooldown":
+			p.KeyCooldown, err = durationArg(d)
+		case "circuit_breaker":
+			p.CircuitBreaker, err = unmarshalBreaker(d)
 		default:
 			return nil, d.Errf("provider %s: unknown subdirective %q", p.Name, d.Val())
 		}
@@ -268,6 +274,31 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {
 		}
 	}
 	return p, nil
+}
+
+// unmarshalBreaker reads `circuit_breaker <failures> [<open_for>]` or
+// `circuit_breaker off`.
+func unmarshalBreaker(d *caddyfile.Dispenser) (*CircuitBreaker, error) {
+	args := d.RemainingArgs()
+	if len(args) == 1 && args[0] == "off" {
+		return &CircuitBreaker{Failures: -1}, nil
+	}
+	if len(args) < 1 || len(args) > 2 {
+		return nil, d.Errf("circuit_breaker: want `circuit_breaker <failures> [<open_for>]` or `circuit_breaker off`")
+	}
+	n, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil || n <= 0 {
+		return nil, d.Errf("circuit_breaker: %q is not a positive number of failures", args[0])
+	}
+	cb := &CircuitBreaker{Failures: n}
+	if len(args) == 2 {
+		dur, err := caddy.ParseDuration(args[1])
+		if err != nil || dur <= 0 {
+			return nil, d.Errf("circuit_breaker: %q is not a duration such as 30s", args[1])
+		}
+		cb.OpenFor = caddy.Duration(dur)
+	}
+	return cb, nil
 }
 
 func unmarshalKey(d *caddyfile.Dispenser) (*limits.KeyConfig, error) {

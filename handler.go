@@ -44,6 +44,11 @@ type exchange struct {
 	provider, upstreamModel string
 	errCode                 llmerrors.Code
 	attempts                int
+	// gone is set when the client left before its answer was complete.
+	gone bool
+	// usage is what the answer reported it used, when sawUsage.
+	usage    providers.Usage
+	sawUsage bool
 }
 
 // ServeHTTP answers the gateway's paths; anything else is not_found.
@@ -119,6 +124,7 @@ func (x *exchange) fail(e *llmerrors.Error) {
 	if e.Provider != "" {
 		x.provider = e.Provider
 	}
+	x.setRouteHeaders(x.w.Header())
 	if err := llmerrors.Write(x.w, x.format, e); err != nil {
 		x.g.logger.Debug("writing error envelope", zap.String("request_id", x.id), zap.Error(err))
 	}

@@ -203,6 +203,16 @@ type sseEvent struct {
 // event's arrival from start.
 func readEvents(t *testing.T, body io.Reader, start time.Time) []sseEvent {
 	t.Helper()
+	events, err := parseEvents(body, start)
+	if err != nil {
+		t.Fatalf("reading the stream: %v", err)
+	}
+	return events
+}
+
+// parseEvents reads a server-sent event stream to its end; it may be used
+// from goroutines other than the test's.
+func parseEvents(body io.Reader, start time.Time) ([]sseEvent, error) {
 	var events []sseEvent
 	var cur sseEvent
 	sc := bufio.NewScanner(body)
@@ -222,8 +232,5 @@ func readEvents(t *testing.T, body io.Reader, start time.Time) []sseEvent {
 			cur.data = strings.TrimSpace(strings.TrimPrefix(line, "data:"))
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("reading the stream: %v", err)
-	}
-	return events
+	return events, sc.Err()
 }

@@ -148,9 +148,13 @@ func (g *Gateway) Validate() error {
 	return nil
 }
 
-// Cleanup releases what Provision acquired. The providers' reverse_proxy
-// modules were loaded through the Caddy context, which cleans them up.
+// Cleanup releases what Provision acquired, also after a Provision that
+// failed half way. The providers' reverse_proxy modules were loaded through
+// the Caddy context, which cleans them up.
 func (g *Gateway) Cleanup() error {
+	for _, p := range g.Providers {
+		releaseHealth(p)
+	}
 	return nil
 }
 

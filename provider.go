@@ -54,10 +54,33 @@ type Provider struct {
 	// (between stream events). Default: the timeout.
 	StreamIdleTimeout caddy.Duration `json:"stream_idle_timeout,omitempty"`
 
+	// How long a key the provider refused (401, or an account out of
+	// credit) is kept out of rotation. A key the provider rate-limited
+	// is kept out until its Retry-After. Default: 60s.
+	KeyCooldown caddy.Duration `json:"key_cooldown,omitempty"`
+
+	// The circuit breaker: after this many consecutive failures of the
+	// provider itself (5xx, overloaded, connection failures, timeouts)
+	// it is skipped, its fallbacks used, until a probe succeeds.
+	CircuitBreaker *CircuitBreaker `json:"circuit_breaker,omitempty"`
+
 	typ      *providers.Type
 	keys     []string
 	base     *url.URL
 	upstream upstreamHandler
+	health   *providers.Health
+	keyPool  *providers.KeyPool
+	breaker  providers.Breaker
+}
+
+// CircuitBreaker configures a provider's circuit breaker.
+type CircuitBreaker struct {
+	// Consecutive failures that open the circuit; -1 turns the breaker
+	// off. Default: 5.
+	Failures int64 `json:"failures,omitempty"`
+	// How long the circuit stays open before one probe request is let
+	// through. Default: 30s.
+	OpenFor caddy.Duration `json:"open_for,omitempty"`
 }
 
 // upstreamHandler is what serves an attempt: the provider's reverse_proxy,
@@ -68,8 +91,11 @@ type upstreamHandler interface {
 
 // Provider defaults.
 const (
-	defaultTimeout     = 120 * time.Second
-	defaultDialTimeout = 10 * time.Second
+	defaultTimeout         = 120 * time.Second
+	defaultDialTimeout     = 10 * time.Second
+	defaultKeyCooldown     = 60 * time.Second
+	defaultBreakerFailures = 5
+	defaultBreakerOpenFor  = 30 * time.Second
 	// LLM traffic goes to few hosts with many concurrent long requests;
 	// Caddy's default of 32 idle connections per host churns connections
 	// as soon as more than 32 requests overlap.
@@ -100,12 +126,28 @@ func (p *Provider) provision(ctx caddy.Context, repl *caddy.Replacer) error {
 	if p.StreamIdleTimeout == 0 {
 		p.StreamIdleTimeout = p.Timeout
 	}
+	if p.KeyCooldown == 0 {
+		p.KeyCooldown = caddy.Duration(defaultKeyCooldown)
+	}
+	p.breaker = providers.Breaker{Failures: defaultBreakerFailures, OpenFor: defaultBreakerOpenFor}
+	if cb := p.CircuitBreaker; cb != nil {
+		if cb.Failures != 0 {
+			p.breaker.Failures = cb.Failures
+		}
+		if cb.OpenFor != 0 {
+			p.breaker.OpenFor = time.Duration(cb.OpenFor)
+		}
+	}
 	p.keys = p.keys[:0]
+	fingerprints := make([]string, 0, len(p.APIKeys))
 	for _, k := range p.APIKeys {
 		if k = strings.TrimSpace(repl.ReplaceKnown(k, "")); k != "" {
 			p.keys = append(p.keys, k)
+			fingerprints = append(fingerprints, providers.Fingerprint(k))
 		}
 	}
+	p.health = loadHealth(p)
+	p.keyPool = p.health.Pool(fingerprints)
 	if p.typ.Name == "mock" {
 		p.upstream = mock.New(time.Duration(p.Timeout))
 		return nil

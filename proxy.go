@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,14 +39,6 @@ func (x *exchange) attempt(rt route, keyIndex int, body []byte) attemptOutcome {
 	ctx, cancel := context.WithCancelCause(x.r.Context())
 	defer cancel(nil)
 	if p.typ.NeedsKey {
-		if len(p.keys) == 0 {
-			return attemptOutcome{failure: &llmerrors.Error{
-				Code:       llmerrors.MissingAPIKey,
-				Provider:   p.Name,
-				Message:    fmt.Sprintf("API key not configured for provider '%s'", p.Name),
-				Suggestion: fmt.Sprintf("Set the api_key of provider '%s' in the gateway configuration (is its environment variable set?).", p.Name),
-			}}
-		}
 		ctx = withCredential(ctx, &credential{
 			header:           p.typ.Auth.Header(),
 			value:            p.typ.Auth.Value(p.keys[keyIndex%len(p.keys)]),

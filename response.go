@@ -205,6 +205,7 @@ func (aw *attemptWriter) commit() {
 	}
 	aw.committed = true
 	dst := aw.rw.Header()
+	aw.x.setRouteHeaders(dst)
 	for k, v := range aw.header {
 		switch k {
 		case "X-Request-Id":

@@ -47,11 +47,26 @@ func (x *exchange) serveStatus() {
 		return
 	}
 	overall := "ok"
+	now := time.Now()
 	provs := make([]statusProvider, 0, len(x.g.Providers))
 	for _, p := range x.g.Providers {
 		sp := statusProvider{Name: p.Name, Type: p.typ.Name, State: stateHealthy, Keys: []statusKey{}}
-		for i := range p.keys {
-			sp.Keys = append(sp.Keys, statusKey{Index: i, State: stateHealthy})
+		ready := 0
+		for _, ks := range p.keyPool.States(now) {
+			k := statusKey{Index: ks.Index, State: stateHealthy}
+			if !ks.Until.IsZero() {
+				until := ks.Until.UTC().Add(time.Second - 1).Truncate(time.Second)
+				k.State, k.Until = stateCoolingDown, &until
+			} else {
+				ready++
+			}
+			sp.Keys = append(sp.Keys, k)
+		}
+		switch {
+		case p.health.CircuitOpen():
+			sp.State = stateCircuitOpen
+		case len(sp.Keys) > 0 && ready == 0:
+			sp.State = stateCoolingDown
 		}
 		if sp.State != stateHealthy {
 			overall = "degraded"

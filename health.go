@@ -1,0 +1,34 @@
+package llmgateway
+
+import (
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/llmgateway/caddy-llm-gateway/providers"
+)
+
+// healthPool keeps each provider's health (keys set aside, circuit
+// breaker) across config reloads, keyed by the provider's name and base
+// URL: a provider that is the same after a reload keeps its state.
+var healthPool = caddy.NewUsagePool()
+
+type pooledHealth struct{ *providers.Health }
+
+func (pooledHealth) Destruct() error { return nil }
+
+func healthKey(p *Provider) string { return p.Name + "|" + p.BaseURL }
+
+// loadHealth takes a reference to p's health, creating it if no config
+// holds one; releaseHealth gives it back.
+func loadHealth(p *Provider) *providers.Health {
+	v, _, _ := healthPool.LoadOrNew(healthKey(p), func() (caddy.Destructor, error) {
+		return pooledHealth{providers.NewHealth()}, nil
+	})
+	return v.(pooledHealth).Health
+}
+
+func releaseHealth(p *Provider) {
+	if p.health != nil {
+		_, _ = healthPool.Delete(healthKey(p))
+		p.health = nil
+	}
+}
