@@ -26,9 +26,12 @@ func loadHealth(p *Provider) *providers.Health {
 	return v.(pooledHealth).Health
 }
 
+// releaseHealth gives back p's reference. Requests of the old config may
+// still be in flight after a reload, so p.health stays usable; only the
+// pool's count changes.
 func releaseHealth(p *Provider) {
-	if p.health != nil {
+	if p.health != nil && !p.healthReleased {
+		p.healthReleased = true
 		_, _ = healthPool.Delete(healthKey(p))
-		p.health = nil
 	}
 }

@@ -69,8 +69,10 @@ type Provider struct {
 	base     *url.URL
 	upstream upstreamHandler
 	health   *providers.Health
-	keyPool  *providers.KeyPool
-	breaker  providers.Breaker
+	// healthReleased is set once Cleanup gave back health's reference.
+	healthReleased bool
+	keyPool        *providers.KeyPool
+	breaker        providers.Breaker
 }
 
 // CircuitBreaker configures a provider's circuit breaker.

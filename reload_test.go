@@ -2,6 +2,7 @@ package llmgateway
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,12 @@ import (
 // Streams in flight survive config reloads: Caddy's graceful reload lets
 // them finish on the old config, and new requests go to the new one. Not
 // one request may fail.
+//
+// The client sends an Idempotency-Key, as the OpenAI and Anthropic SDKs do
+// on retries: a keep-alive connection that is idle at the instant of a
+// reload is closed by the old server, and a request the client had just
+// written on it was never read; with the key, Go's client sends it again
+// on a new connection, as the SDKs do on any connection error.
 func TestReloadUnderLoad(t *testing.T) {
 	up := newFakeProvider(t, pacedStream(openAIChunks(8), 40*time.Millisecond))
 	config := func(alias string) string {
@@ -39,8 +46,11 @@ func TestReloadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := tester.Client.Post(gatewayAddr+"/v1/chat/completions", "application/json",
+				req, _ := http.NewRequest("POST", gatewayAddr+"/v1/chat/completions",
 					strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", "reload-test")
+				resp, err := tester.Client.Do(req)
 				if err != nil {
 					failed.Add(1)
 					failures.Store(err.Error(), true)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -563,4 +565,94 @@ func TestNoGoroutineLeakAfterFaults(t *testing.T) {
 func mustRead(r *http.Request) []byte {
 	b, _ := io.ReadAll(r.Body)
 	return b
+}
+
+// The issue's yardstick: against providers that fail a third of their
+// requests with 429, 5xx, 529 and resets, a client with a pool of two
+// provider keys and one fallback sees almost no errors, and those it sees
+// are correct envelopes with retry guidance.
+func TestFlakyProvidersAreHidden(t *testing.T) {
+	flaky := func(w http.ResponseWriter, r *http.Request) {
+		switch rand.IntN(12) {
+		case 0:
+			errorAnswer(429, map[string]string{"Retry-After": "1", "Content-Type": "application/json"},
+				`{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`)(w, r)
+		case 1:
+			errorAnswer(500, map[string]string{"Content-Type": "application/json"},
+				`{"error":{"message":"The server had an error while processing your request.","type":"server_error"}}`)(w, r)
+		case 2:
+			errorAnswer(529, map[string]string{"Content-Type": "application/json"},
+				`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)(w, r)
+		case 3:
+			resetConnection(w)
+		default:
+			jsonAnswer(chatOK)(w, r)
+		}
+	}
+	primary := newFakeProvider(t, flaky)
+	backup := newFakeProvider(t, flaky)
+	tester := loadGateway(t, fmt.Sprintf(`
+		provider primary {
+			type openai
+			base_url %s/v1
+			api_key sk-1 sk-2
+			models m
+		}
+		provider backup {
+			type openai
+			base_url %s/v1
+			api_key sk-3
+		}
+		fallback m backup:m
+		retry {
+			backoff 10ms
+		}`, primary.URL, backup.URL))
+
+	const requests, workers = 300, 8
+	var ok, failed atomic.Int64
+	var bad atomic.Value
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				resp, err := tester.Client.Post(gatewayAddr+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+				if err != nil {
+					bad.Store(err.Error())
+					failed.Add(1)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+					continue
+				}
+				failed.Add(1)
+				// every error is a correct envelope with retry guidance
+				if !gjson.ValidBytes(body) || gjson.GetBytes(body, "error.type").Str == "" || resp.Header.Get("X-Request-Id") == "" {
+					bad.Store(fmt.Sprintf("not an envelope: %d %s", resp.StatusCode, body))
+				}
+				if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+					bad.Store(fmt.Sprintf("%d without Retry-After: %s", resp.StatusCode, body))
+				}
+			}
+		}()
+	}
+	for i := 0; i < requests; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if b := bad.Load(); b != nil {
+		t.Error(b)
+	}
+	rate := float64(failed.Load()) / requests
+	t.Logf("%d of %d requests failed (%.1f%%); the providers failed about a third of %d attempts",
+		failed.Load(), requests, 100*rate, len(primary.requests())+len(backup.requests()))
+	if rate > 0.03 {
+		t.Errorf("%.1f%% of requests failed; the gateway should hide almost all provider failures", 100*rate)
+	}
 }
