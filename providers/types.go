@@ -86,6 +86,10 @@ type Type struct {
 	ErrorsIn200 bool
 	// NeedsKey is false for providers that take no key (mock).
 	NeedsKey bool
+	// StreamUsageOption marks OpenAI-compatible providers that accept
+	// stream_options.include_usage, which the gateway adds when a key's
+	// limits count tokens.
+	StreamUsageOption bool
 }
 
 // Speaks reports whether t speaks protocol p.
@@ -108,14 +112,14 @@ var openAIOnly = []Protocol{OpenAI}
 
 // types are the provider types the gateway knows.
 var types = map[string]*Type{
-	"openai":     {Name: "openai", DefaultBaseURL: "https://api.openai.com/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
+	"openai":     {Name: "openai", DefaultBaseURL: "https://api.openai.com/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, StreamUsageOption: true},
 	"anthropic":  {Name: "anthropic", DefaultBaseURL: "https://api.anthropic.com", Protocols: []Protocol{Anthropic}, Auth: AuthXAPIKey, NeedsKey: true},
-	"groq":       {Name: "groq", DefaultBaseURL: "https://api.groq.com/openai/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
-	"openrouter": {Name: "openrouter", DefaultBaseURL: "https://openrouter.ai/api/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, ErrorsIn200: true},
+	"groq":       {Name: "groq", DefaultBaseURL: "https://api.groq.com/openai/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, StreamUsageOption: true},
+	"openrouter": {Name: "openrouter", DefaultBaseURL: "https://openrouter.ai/api/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, StreamUsageOption: true, ErrorsIn200: true},
 	"gemini":     {Name: "gemini", DefaultBaseURL: "https://generativelanguage.googleapis.com/v1beta/openai", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
 	"mistral":    {Name: "mistral", DefaultBaseURL: "https://api.mistral.ai/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
-	"deepseek":   {Name: "deepseek", DefaultBaseURL: "https://api.deepseek.com", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
-	"mock":       {Name: "mock", Protocols: []Protocol{OpenAI, Anthropic}, Auth: AuthNone},
+	"deepseek":   {Name: "deepseek", DefaultBaseURL: "https://api.deepseek.com", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, StreamUsageOption: true},
+	"mock":       {Name: "mock", Protocols: []Protocol{OpenAI, Anthropic}, Auth: AuthNone, StreamUsageOption: true},
 }
 
 // Lookup returns the type called name.
