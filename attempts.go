@@ -23,24 +23,19 @@ import (
 // against its circuit breaker and moves on to the next route of the
 // fallback chain. When the whole chain has been tried, the next pass
 // starts after a jittered exponential backoff that honours the provider's
-// Retry-After, up to retry.max_wait. A failure that is the client's own
-// (400, 404, 413, 422) is never retried. Attempts stop at
-// retry.max_attempts.
+// Retry-After; a request waits at most retry.max_wait in all. A failure
+// that is the client's own (400, 404, 413, 422) is never retried. Attempts
+// stop at retry.max_attempts.
 func (x *exchange) proxy(chain []route) {
 	x.upstreamHeader = x.buildUpstreamHeader()
 	rp := x.g.Retry
 	var last *llmerrors.Error
-	var soonest time.Time // when the first route or key set aside returns
+	var blockedUntil time.Time // when the first route or key set aside returns
+	waitLeft := time.Duration(rp.MaxWait)
 
-	attempted := false
-	for pass := 0; x.attempts < rp.MaxAttempts; pass++ {
-		if pass > 0 && attempted && !x.backoff(pass, last) {
-			if x.gone {
-				return
-			}
-			break
-		}
-		attempted = false
+	for pass := 1; x.attempts < rp.MaxAttempts; pass++ {
+		blockedUntil = time.Time{}
+		attempted := false
 		for _, rt := range chain {
 			if x.attempts >= rp.MaxAttempts {
 				break
@@ -54,10 +49,10 @@ func (x *exchange) proxy(chain []route) {
 			admission, retryAt := p.health.Allow(now)
 			if admission == providers.Open {
 				last = pick(last, circuitOpen(p, retryAt.Sub(now)))
-				soonest = earliest(soonest, retryAt)
+				blockedUntil = earliest(blockedUntil, retryAt)
 				continue
 			}
-			done, failed := x.tryKeys(rt, &admission, &last, &soonest, &attempted)
+			done, failed := x.tryKeys(rt, &admission, &last, &blockedUntil, &attempted)
 			if done {
 				return
 			}
@@ -66,23 +61,34 @@ func (x *exchange) proxy(chain []route) {
 				return
 			}
 		}
-		if !attempted {
-			// Everything is set aside or its circuit open: wait for the
-			// first to return if that is soon enough, else report.
-			wait := time.Until(soonest)
-			if soonest.IsZero() || wait > time.Duration(rp.MaxWait) {
-				break
-			}
-			if !x.sleep(wait) {
-				return
-			}
+		if x.attempts >= rp.MaxAttempts {
+			break
+		}
+		// Wait before the next pass: a backoff after failed attempts, or
+		// until the first key or circuit returns when nothing could be
+		// tried; never more than retry.max_wait in all.
+		var wait time.Duration
+		switch {
+		case attempted:
+			wait = x.backoffDelay(pass, last)
+		case !blockedUntil.IsZero():
+			wait = time.Until(blockedUntil)
+		default:
+			wait = waitLeft + 1 // nothing will ever be tried
+		}
+		if wait > waitLeft {
+			break
+		}
+		waitLeft -= wait
+		if !x.sleep(wait) {
+			return
 		}
 	}
 	if last == nil {
 		last = &llmerrors.Error{Code: llmerrors.InternalError, Message: "The gateway made no attempt to reach a provider."}
 	}
-	if last.RetryAfter == 0 && !soonest.IsZero() {
-		last.RetryAfter = time.Until(soonest)
+	if last.RetryAfter == 0 && !blockedUntil.IsZero() {
+		last.RetryAfter = time.Until(blockedUntil)
 	}
 	x.fail(last)
 }
@@ -107,7 +113,7 @@ func (x *exchange) tryKeys(rt route, admission *providers.Admission, last **llme
 		x.attempts++
 		*attempted = true
 		x.provider, x.upstreamModel = p.Name, rt.model
-		out := x.attempt(rt, key, x.bodyFor(rt))
+		out := x.attempt(rt, key)
 		if out.clientGone {
 			p.health.Abandon(*admission)
 			x.clientLeft()
@@ -185,24 +191,22 @@ func (x *exchange) cooldown(p *Provider, e *llmerrors.Error) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// backoff waits before pass number pass (1, 2, ...): the retry backoff
-// doubled for each pass, with jitter, or the provider's Retry-After when
-// longer, never more than retry.max_wait. It reports false when the wait
-// would be longer than max_wait or the client left.
-func (x *exchange) backoff(pass int, last *llmerrors.Error) bool {
+// backoffDelay is the wait after the n-th pass over the chain failed: the
+// retry backoff doubled for each pass, with jitter (between half and one
+// and a half times), or the Retry-After of a provider's own failure when
+// longer. A key's Retry-After needs no wait here: the key is set aside
+// until then, and the others are tried meanwhile.
+func (x *exchange) backoffDelay(n int, last *llmerrors.Error) time.Duration {
 	rp := x.g.Retry
-	d := time.Duration(rp.Backoff) << (pass - 1)
-	d = d/2 + rand.N(d) // jitter: between half and one and a half times
-	if last != nil && last.RetryAfter > d {
+	d := time.Duration(rp.MaxWait)
+	if shift := n - 1; shift < 20 && time.Duration(rp.Backoff)<<shift < d {
+		d = time.Duration(rp.Backoff) << shift
+	}
+	d = d/2 + rand.N(d+1)
+	if last != nil && faultOf(last) == faultProvider && last.RetryAfter > d {
 		d = last.RetryAfter
 	}
-	if d > time.Duration(rp.MaxWait) {
-		if last != nil && last.RetryAfter > time.Duration(rp.MaxWait) {
-			return false // the provider asks for longer than we may wait
-		}
-		d = time.Duration(rp.MaxWait)
-	}
-	return x.sleep(d)
+	return d
 }
 
 // sleep waits d, or less if the client leaves; it reports whether the

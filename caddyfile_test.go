@@ -24,6 +24,7 @@ const goldenSeparator = "\n----------\n"
 // the JSON, or the error, with the golden text; accepted configs must also
 // pass `caddy validate`.
 func TestCaddyfileAdapt(t *testing.T) {
+	t.Setenv("TEAM_C_KEY", "ck-from-the-environment")
 	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden Caddyfiles: %v", err)

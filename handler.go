@@ -2,6 +2,7 @@ package llmgateway
 
 import (
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
+	"github.com/llmgateway/caddy-llm-gateway/limits"
 	"github.com/llmgateway/caddy-llm-gateway/providers"
 )
 
@@ -36,9 +38,6 @@ type exchange struct {
 	// needUsage is set when the key's limits count tokens, so answers
 	// are read for their usage.
 	needUsage bool
-	// addedIncludeUsage is set when the gateway asked an OpenAI
-	// provider for stream usage the client did not ask for.
-	addedIncludeUsage bool
 
 	// what the access log and placeholders report
 	provider, upstreamModel string
@@ -49,12 +48,24 @@ type exchange struct {
 	// usage is what the answer reported it used, when sawUsage.
 	usage    providers.Usage
 	sawUsage bool
+	// answered is set once an answer began reaching the client; wrote
+	// once anything (an answer or an error) did.
+	answered, wrote bool
+
+	// key is the client's key (the anonymous one when none are
+	// configured); admission is its admission, to settle when admitted.
+	key            *limits.Key
+	admission      limits.Admission
+	admitted       bool
+	estimated      limits.Estimate
+	ownRateHeaders bool
 }
 
 // ServeHTTP answers the gateway's paths; anything else is not_found.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	x := g.newExchange(w, r)
 	defer x.report()
+	defer x.recoverPanic()
 
 	switch path := r.URL.Path; {
 	case path == "/health":
@@ -117,8 +128,32 @@ func (x *exchange) allowMethods(methods ...string) bool {
 	return false
 }
 
+// recoverPanic turns a bug of the gateway into an internal_error envelope
+// rather than a dropped connection, and logs it with its stack. An answer
+// already under way cannot be mended: its connection is aborted as
+// net/http does.
+func (x *exchange) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	x.g.logger.Error("the gateway panicked; this is a bug",
+		zap.String("request_id", x.id), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+	if x.wrote {
+		panic(http.ErrAbortHandler)
+	}
+	x.fail(&llmerrors.Error{
+		Code:    llmerrors.InternalError,
+		Message: "The gateway failed unexpectedly. Retry; if it persists, report the request ID to the gateway's operator.",
+	})
+}
+
 // fail writes e to the client in the request's envelope.
 func (x *exchange) fail(e *llmerrors.Error) {
+	x.wrote = true
 	e.RequestID = x.id
 	x.errCode = e.Code
 	if e.Provider != "" {
@@ -171,6 +206,9 @@ func (x *exchange) report() {
 			x.repl.Set("http.llm.error.code", string(x.errCode))
 		}
 		x.repl.Set("http.llm.attempts", x.attempts)
+		if x.key != nil {
+			x.repl.Set("http.llm.key", x.key.Name)
+		}
 	}
 	extra, ok := x.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields)
 	if !ok {
@@ -188,5 +226,12 @@ func (x *exchange) report() {
 	}
 	if x.attempts > 0 {
 		extra.Add(zap.Int("llm_attempts", x.attempts))
+	}
+	if x.key != nil {
+		extra.Add(zap.String("llm_key", x.key.Name))
+	}
+	if x.sawUsage {
+		extra.Add(zap.Int64("llm_input_tokens", x.usage.Input))
+		extra.Add(zap.Int64("llm_output_tokens", x.usage.Output))
 	}
 }

@@ -90,11 +90,13 @@ type Gateway struct {
 	// How the gateway retries failed attempts.
 	Retry *RetryPolicy `json:"retry,omitempty"`
 
-	logger    *zap.Logger
-	format    llmerrors.Format
-	router    *router
-	started   time.Time
-	anonymous bool
+	logger  *zap.Logger
+	format  llmerrors.Format
+	router  *router
+	started time.Time
+	keyring *limits.Keyring
+	prices  *limits.PriceTable
+	store   limits.Store
 }
 
 // CaddyModule returns the Caddy module information.
@@ -132,8 +134,44 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if g.router, err = newRouter(g.Providers, g.Aliases, g.Fallbacks); err != nil {
 		return err
 	}
-	g.anonymous = true
-	g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
+	if err := g.provisionLimits(ctx, repl); err != nil {
+		return err
+	}
+	return nil
+}
+
+// provisionLimits loads the client keys (the Caddyfile's and keys_file's,
+// read again on every config load), the price table and the limits store.
+func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error {
+	keys := g.Keys
+	if g.KeysFile != "" {
+		fromFile, err := limits.LoadKeysFile(g.KeysFile)
+		if err != nil {
+			return fmt.Errorf("keys_file: %w", err)
+		}
+		keys = append(append([]*limits.KeyConfig(nil), keys...), fromFile...)
+	}
+	var err error
+	if g.keyring, err = limits.NewKeyring(keys, g.Limits, repl); err != nil {
+		return err
+	}
+	if g.keyring.Anonymous() {
+		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
+	}
+	if g.prices, err = limits.NewPriceTable(g.Prices); err != nil {
+		return fmt.Errorf("price: %w", err)
+	}
+	if g.ReserveOutputTokens == 0 {
+		g.ReserveOutputTokens = defaultReserveOutputTokens
+	}
+	if g.StoreRaw == nil {
+		g.StoreRaw = json.RawMessage(`{"type":"memory"}`)
+	}
+	mod, err := ctx.LoadModule(g, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("loading the limits store: %w", err)
+	}
+	g.store = mod.(limits.Store)
 	return nil
 }
 

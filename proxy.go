@@ -34,8 +34,9 @@ var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) erro
 // keyIndex, and reports how it ended. A success and an error that arrives
 // mid-stream are written to the client here; a failure before the first
 // byte is returned for the caller to retry or write.
-func (x *exchange) attempt(rt route, keyIndex int, body []byte) attemptOutcome {
+func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 	p := rt.provider
+	body, addedUsage := x.bodyFor(rt)
 	ctx, cancel := context.WithCancelCause(x.r.Context())
 	defer cancel(nil)
 	if p.typ.NeedsKey {
@@ -46,6 +47,7 @@ func (x *exchange) attempt(rt route, keyIndex int, body []byte) attemptOutcome {
 		})
 	}
 	aw := newAttemptWriter(x, rt, cancel, x.needUsage)
+	aw.dropUsageChunk = addedUsage
 	err, aborted := serveUpstream(p, aw, x.upstreamRequest(ctx, rt, body))
 	aw.stopIdleTimer()
 	out := attemptOutcome{}
@@ -90,6 +92,9 @@ func (x *exchange) attempt(rt route, keyIndex int, body []byte) attemptOutcome {
 		aw.finish()
 	}
 	out.usage, out.sawUsage = aw.usage, aw.sawUsage
+	if aw.committed {
+		x.answered = true
+	}
 	if aw.clientErr != nil {
 		out.clientGone = true
 	}

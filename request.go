@@ -15,15 +15,10 @@ import (
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 )
 
-// clientKeyHeaders carry a client's key to the gateway. They are removed
-// from the request as soon as the key is read, so that no provider and no
-// access log ever sees them.
-var clientKeyHeaders = [...]string{"Authorization", "X-Api-Key", "X-Goog-Api-Key"}
-
 // serveAPI handles a POST to a provider API path.
 func (x *exchange) serveAPI() {
-	for _, h := range clientKeyHeaders {
-		delete(x.r.Header, h)
+	if !x.authenticate() {
+		return
 	}
 	if e := x.checkContentType(); e != nil {
 		x.fail(e)
@@ -52,7 +47,33 @@ func (x *exchange) serveAPI() {
 		})
 		return
 	}
-	x.proxy(x.g.router.chain(x.model, rt))
+	if e := x.key.Allows(rt.provider.Name, rt.model); e != nil {
+		x.fail(e)
+		return
+	}
+	chain := x.allowedChain(rt)
+	x.needUsage = x.key.CountsTokens()
+	if !x.admit(chain) {
+		return
+	}
+	defer x.settle()
+	x.proxy(chain)
+}
+
+// allowedChain is the route's chain of fallbacks, without those the key
+// may not use.
+func (x *exchange) allowedChain(rt route) []route {
+	chain := x.g.router.chain(x.model, rt)
+	if len(chain) == 1 {
+		return chain
+	}
+	allowed := chain[:1:1]
+	for _, fb := range chain[1:] {
+		if x.mayUse(fb) {
+			allowed = append(allowed, fb)
+		}
+	}
+	return allowed
 }
 
 // checkContentType accepts JSON bodies (application/json and
@@ -162,14 +183,15 @@ func (x *exchange) modelNotFound() *llmerrors.Error {
 }
 
 // bodyFor is the body sent on route rt: the client's, with the model
-// rewritten when the route names it differently.
-func (x *exchange) bodyFor(rt route) []byte {
-	if rt.model == x.model {
-		return x.body
+// rewritten when the route names it differently, and stream usage asked
+// for when the key's limits need it (addedUsage).
+func (x *exchange) bodyFor(rt route) (body []byte, addedUsage bool) {
+	body = x.body
+	if rt.model != x.model {
+		if b, err := sjson.SetBytes(body, "model", rt.model); err == nil {
+			body = b
+		}
 	}
-	b, err := sjson.SetBytes(x.body, "model", rt.model)
-	if err != nil {
-		return x.body
-	}
-	return b
+	withUsage := x.withStreamUsage(body, rt)
+	return withUsage, len(withUsage) != len(body)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -55,9 +56,12 @@ type attemptWriter struct {
 	sniffed []byte
 
 	readUsage bool
-	usage     providers.Usage
-	sawUsage  bool
-	usageBody []byte
+	// dropUsageChunk is set when the gateway added
+	// stream_options.include_usage to the client's request.
+	dropUsageChunk bool
+	usage          providers.Usage
+	sawUsage       bool
+	usageBody      []byte
 
 	idleTimeout time.Duration
 	idleTimer   *time.Timer
@@ -204,9 +208,13 @@ func (aw *attemptWriter) commit() {
 		return
 	}
 	aw.committed = true
+	aw.x.wrote = true
 	dst := aw.rw.Header()
 	aw.x.setRouteHeaders(dst)
 	for k, v := range aw.header {
+		if aw.x.ownRateHeaders && isRateLimitHeader(k) {
+			continue // the key's own limits, set at admission, win
+		}
 		switch k {
 		case "X-Request-Id":
 			dst["X-Provider-Request-Id"] = v
@@ -273,6 +281,12 @@ func (aw *attemptWriter) stopIdleTimer() {
 	if aw.idleTimer != nil {
 		aw.idleTimer.Stop()
 	}
+}
+
+// isRateLimitHeader reports whether k is one of the OpenAI
+// (x-ratelimit-*) or Anthropic (anthropic-ratelimit-*) rate-limit headers.
+func isRateLimitHeader(k string) bool {
+	return strings.HasPrefix(k, "X-Ratelimit-") || strings.HasPrefix(k, "Anthropic-Ratelimit-")
 }
 
 func isEventStream(h http.Header) bool {

@@ -21,9 +21,10 @@ type RetryPolicy struct {
 	// wait doubles it, with jitter. Default: 250ms.
 	Backoff caddy.Duration `json:"backoff,omitempty"`
 
-	// The longest the gateway waits before one retry, even when the
-	// provider's Retry-After asks for more (then the attempt is not
-	// retried on that provider). Default: 10s.
+	// The longest one request waits, in all, between its attempts
+	// (backoff, a provider's Retry-After, keys set aside). When a
+	// provider asks for a longer wait, the client gets the error at once,
+	// with that wait in Retry-After. Default: 10s.
 	MaxWait caddy.Duration `json:"max_wait,omitempty"`
 }
 

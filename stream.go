@@ -29,7 +29,7 @@ type sseFilter struct {
 }
 
 func newSSEFilter(aw *attemptWriter) *sseFilter {
-	return &sseFilter{aw: aw, dropUsageChunk: aw.x.addedIncludeUsage}
+	return &sseFilter{aw: aw, dropUsageChunk: aw.dropUsageChunk}
 }
 
 // write takes the next bytes of the upstream stream.

@@ -57,8 +57,19 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.Cause }
 
 // ShouldRetry is what the `x-should-retry` header and client retry logic
-// should conclude from e.
-func (e *Error) ShouldRetry() bool { return e.Code.Retryable() && !e.NoRetry }
+// should conclude from e: the code's retryability, unless NoRetry is set,
+// or e is a session limit whose reset is more than a minute away (the
+// contract's "after reset": a client should not sit in a retry loop for
+// hours).
+func (e *Error) ShouldRetry() bool {
+	if e.NoRetry || !e.Code.Retryable() {
+		return false
+	}
+	if e.Code == SessionLimitExceeded && e.RetryAfter > time.Minute {
+		return false
+	}
+	return true
+}
 
 // Status is the HTTP status of e in envelope f: the code's own, except
 // Overloaded, which is 529 in the anthropic envelope.
@@ -72,12 +83,24 @@ func (e *Error) Status(f Format) int {
 // RetryAfterSeconds is RetryAfter in whole seconds, rounded up and at
 // least 1; 0 when no wait is known.
 func (e *Error) RetryAfterSeconds() int64 {
-	if e.RetryAfter <= 0 {
+	return roundUp(e.RetryAfter, time.Second)
+}
+
+// RetryAfterMillis is RetryAfter in whole milliseconds, rounded up and at
+// least 1; 0 when no wait is known.
+func (e *Error) RetryAfterMillis() int64 {
+	return roundUp(e.RetryAfter, time.Millisecond)
+}
+
+// roundUp is d in whole units, rounded up (so a wait is never shortened),
+// without overflowing on the largest durations.
+func roundUp(d, unit time.Duration) int64 {
+	if d <= 0 {
 		return 0
 	}
-	s := int64((e.RetryAfter + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
+	n := int64(d / unit)
+	if d%unit != 0 {
+		n++
 	}
-	return s
+	return n
 }

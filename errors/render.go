@@ -1,6 +1,7 @@
 package errors
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -130,9 +131,14 @@ func (e *Error) appendDetails(b []byte, prefix string) []byte {
 }
 
 // appendNumber writes integral values without a fraction (5000, not 5000.0)
-// and others in the shortest form that reads back exactly.
+// and others in the shortest form that reads back exactly. JSON has no
+// NaN or infinity: a limit that is not a finite number is written as null
+// rather than as invalid JSON.
 func appendNumber(b []byte, v float64) []byte {
-	if v == float64(int64(v)) {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return append(b, "null"...)
+	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
 		return strconv.AppendInt(b, int64(v), 10)
 	}
 	return strconv.AppendFloat(b, v, 'f', -1, 64)

@@ -39,7 +39,7 @@ func SetHeaders(h http.Header, f Format, e *Error, status int) {
 	}
 	if s := e.RetryAfterSeconds(); s > 0 && (status == 429 || status == 503 || status == 529) {
 		h.Set("Retry-After", strconv.FormatInt(s, 10))
-		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfter.Milliseconds(), 10))
+		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfterMillis(), 10))
 	}
 	if !e.ShouldRetry() {
 		h.Set("X-Should-Retry", "false")

@@ -1,45 +1,68 @@
 package providers
 
 import (
+	"strings"
+
 	"github.com/tidwall/gjson"
 
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 )
 
-// streamErrorStatus maps the error types providers put in stream error
-// events to the HTTP status the same error has outside a stream.
+// streamErrorStatus maps the error types, codes and google.rpc statuses
+// providers put in stream error events to the HTTP status the same error
+// has outside a stream.
 var streamErrorStatus = map[string]int{
-	"invalid_request_error": 400,
-	"authentication_error":  401,
-	"permission_error":      403,
-	"not_found_error":       404,
-	"request_too_large":     413,
-	"rate_limit_error":      429,
-	"rate_limit_exceeded":   429,
-	"api_error":             500,
-	"server_error":          500,
-	"timeout_error":         504,
-	"overloaded_error":      529,
+	"invalid_request_error":   400,
+	"context_length_exceeded": 400,
+	"invalid_argument":        400,
+	"authentication_error":    401,
+	"invalid_api_key":         401,
+	"unauthenticated":         401,
+	"billing_error":           402,
+	"permission_error":        403,
+	"permission_denied":       403,
+	"not_found_error":         404,
+	"model_not_found":         404,
+	"not_found":               404,
+	"request_too_large":       413,
+	"rate_limit_error":        429,
+	"rate_limit_exceeded":     429,
+	"insufficient_quota":      429,
+	"resource_exhausted":      429,
+	"api_error":               500,
+	"server_error":            500,
+	"internal":                500,
+	"unavailable":             503,
+	"timeout_error":           504,
+	"deadline_exceeded":       504,
+	"capacity_exceeded":       498,
+	"overloaded_error":        529,
 }
 
 // ClassifyStreamError reads the data of an error event that arrived in
-// the middle of a stream: Anthropic's `event: error` payload, an OpenAI or
-// OpenRouter `data: {"error":{...}}` chunk, or a Responses API error event.
-// A stream error has no HTTP status of its own, so the status comes from
-// the error's numeric code or its type; one that cannot be read is a
-// provider_error.
+// the middle of a stream: Anthropic's `event: error` payload
+// ({"type":"error","error":{"type":"overloaded_error",…}}), an OpenAI or
+// OpenRouter `data: {"error":{…}}` chunk, a Gemini google.rpc error, or a
+// Responses API error event ({"type":"error","code",…}). A stream error
+// has no HTTP status of its own, so the status comes from the error's
+// numeric code, else its type, status or code; one that cannot be read at
+// all is a provider_error (the stream was good until then, so the
+// provider failed rather than answered garbage).
 func ClassifyStreamError(provider string, data []byte) *llmerrors.Error {
 	status := 0
 	inner := gjson.GetBytes(data, "error")
 	if !inner.IsObject() {
-		inner = gjson.ParseBytes(data) // Responses API: {"type":"error","code":...,"message":...}
+		inner = gjson.ParseBytes(data)
 	}
 	if c := inner.Get("code"); c.Type == gjson.Number && c.Int() >= 400 && c.Int() <= 599 {
 		status = int(c.Int())
-	} else if s, ok := streamErrorStatus[inner.Get("type").String()]; ok {
-		status = s
-	} else if s, ok := streamErrorStatus[inner.Get("code").String()]; ok {
-		status = s
+	} else {
+		for _, field := range [...]string{"type", "status", "code"} {
+			if s, ok := streamErrorStatus[strings.ToLower(inner.Get(field).String())]; ok {
+				status = s
+				break
+			}
+		}
 	}
 	if status == 0 {
 		status = 500
