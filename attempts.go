@@ -170,7 +170,14 @@ func faultOf(e *llmerrors.Error) fault {
 			return faultKey
 		}
 		return faultProvider
-	case llmerrors.ProviderError, llmerrors.InvalidProviderResponse, llmerrors.ProviderTimeout, llmerrors.Overloaded:
+	case llmerrors.InvalidProviderResponse:
+		// An unreadable 401 or 429 (Mistral may send them empty) is
+		// still about the key.
+		if e.UpstreamStatus == 401 || e.UpstreamStatus == 429 {
+			return faultKey
+		}
+		return faultProvider
+	case llmerrors.ProviderError, llmerrors.ProviderTimeout, llmerrors.Overloaded:
 		return faultProvider
 	}
 	return faultClient
@@ -183,9 +190,9 @@ func faultOf(e *llmerrors.Error) fault {
 // not the key.
 func (x *exchange) cooldown(p *Provider, e *llmerrors.Error) (time.Time, bool) {
 	switch {
-	case e.Code == llmerrors.ProviderRateLimited:
+	case e.Code == llmerrors.ProviderRateLimited || e.UpstreamStatus == 429:
 		return time.Now().Add(max(e.RetryAfter, time.Second)), true
-	case e.Code == llmerrors.InvalidAPIKey || e.NoRetry:
+	case e.Code == llmerrors.InvalidAPIKey || e.UpstreamStatus == 401 || e.NoRetry:
 		return time.Now().Add(time.Duration(p.KeyCooldown)), true
 	}
 	return time.Time{}, false

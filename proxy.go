@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 	"github.com/llmgateway/caddy-llm-gateway/providers"
@@ -58,7 +64,7 @@ func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 	case aborted || err != nil:
 		cause := context.Cause(ctx)
 		if cause == nil || errors.Is(cause, context.Canceled) {
-			cause = unwrapHandlerError(err)
+			cause = readableDialError(unwrapHandlerError(err))
 		}
 		if cause == nil {
 			cause = io.ErrUnexpectedEOF // reverse_proxy aborted a body it could not finish reading
@@ -76,14 +82,19 @@ func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 		if !aw.sse.ended {
 			aw.sse.end(fe)
 		}
+	case aw.status == 499 && context.Cause(ctx) == nil:
+		// reverse_proxy writes 499 when the request's context ends; the
+		// client's is still alive here, so it was not the client.
+		out.failure = providers.ClassifyTransport(p.Name, context.Canceled, time.Duration(p.Timeout))
 	case aw.status == 499:
-		out.clientGone = true
+		out.failure = providers.ClassifyTransport(p.Name, context.Cause(ctx), time.Duration(p.Timeout))
 	case aw.mode == modeCapture:
 		out.failure = providers.Classify(p.typ, p.Name, providers.Reply{
-			Status:    aw.capturedStatus(),
+			Status:    aw.status,
 			Header:    aw.header,
 			Body:      aw.captured,
 			Truncated: aw.overflow,
+			Keys:      p.keys,
 		})
 		if out.failure.Code == llmerrors.ModelNotFound {
 			out.failure.AvailableModels = x.availableModels()
@@ -122,6 +133,28 @@ func unwrapHandlerError(err error) error {
 	var he caddyhttp.HandlerError
 	if errors.As(err, &he) && he.Err != nil {
 		return he.Err
+	}
+	return err
+}
+
+// readableDialError makes a reverse_proxy DialError, which hides its cause
+// (it has no Unwrap), classifiable again: its text still says whether the
+// connection was refused, timed out or found no host.
+func readableDialError(err error) error {
+	var de reverseproxy.DialError
+	if !errors.As(err, &de) {
+		return err
+	}
+	msg := de.Error()
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("%w (%s)", syscall.ECONNREFUSED, msg)
+	case strings.Contains(msg, "no such host") || strings.Contains(msg, "server misbehaving"):
+		return &net.DNSError{Err: msg, IsNotFound: true}
+	case strings.Contains(msg, "timeout") || strings.Contains(msg, "deadline exceeded"):
+		return fmt.Errorf("%w (%s)", os.ErrDeadlineExceeded, msg)
+	case strings.Contains(msg, "unreachable"):
+		return fmt.Errorf("%w (%s)", syscall.EHOSTUNREACH, msg)
 	}
 	return err
 }

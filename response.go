@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/llmgateway/caddy-llm-gateway/providers"
 )
 
@@ -216,7 +214,7 @@ func (aw *attemptWriter) commit() {
 			continue // the key's own limits, set at admission, win
 		}
 		switch k {
-		case "X-Request-Id":
+		case "X-Request-Id", "Request-Id":
 			dst["X-Provider-Request-Id"] = v
 		case "Content-Length":
 			if aw.mode != modeStream {
@@ -225,6 +223,9 @@ func (aw *attemptWriter) commit() {
 		default:
 			dst[k] = v
 		}
+	}
+	if aw.x.anthropicClient {
+		dst.Set("Request-Id", aw.x.id) // what Anthropic SDKs report as the request's ID
 	}
 	aw.rw.WriteHeader(aw.status)
 }
@@ -245,18 +246,6 @@ func (aw *attemptWriter) finish() {
 		}
 	}
 	aw.commit()
-}
-
-// capturedStatus is the status to classify a captured error by: a 200
-// that carried an error (OpenRouter) takes the error's own code.
-func (aw *attemptWriter) capturedStatus() int {
-	if aw.status < 400 {
-		if c := gjson.GetBytes(aw.captured, "error.code").Int(); c >= 400 && c <= 599 {
-			return int(c)
-		}
-		return http.StatusBadGateway
-	}
-	return aw.status
 }
 
 // startIdleTimer arms the stream idle timeout once the answer has begun:

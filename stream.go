@@ -105,6 +105,8 @@ var (
 	dataPrefix  = []byte("data:")
 	eventPrefix = []byte("event:")
 	errorMember = []byte(`"error"`)
+	// responseFailed is the Responses API's event for a failed answer.
+	responseFailed = []byte("response.failed")
 )
 
 // inspect decides what happens to one whole event.
@@ -120,6 +122,9 @@ func (f *sseFilter) inspect(ev []byte) eventAction {
 		if gjson.GetBytes(data, "error").IsObject() || gjson.GetBytes(data, "type").Str == "error" {
 			return eventError
 		}
+	}
+	if bytes.Equal(name, responseFailed) {
+		return eventError
 	}
 	if f.aw.readUsage && providers.ReadUsage(data, &f.aw.usage) {
 		f.aw.sawUsage = true

@@ -43,7 +43,7 @@ var streamErrorStatus = map[string]int{
 // the middle of a stream: Anthropic's `event: error` payload
 // ({"type":"error","error":{"type":"overloaded_error",…}}), an OpenAI or
 // OpenRouter `data: {"error":{…}}` chunk, a Gemini google.rpc error, or a
-// Responses API error event ({"type":"error","code",…}). A stream error
+// Responses API error or response.failed event. A stream error
 // has no HTTP status of its own, so the status comes from the error's
 // numeric code, else its type, status or code; one that cannot be read at
 // all is a provider_error (the stream was good until then, so the
@@ -51,6 +51,11 @@ var streamErrorStatus = map[string]int{
 func ClassifyStreamError(provider string, data []byte) *llmerrors.Error {
 	status := 0
 	inner := gjson.GetBytes(data, "error")
+	if failed := gjson.GetBytes(data, "response.error"); !inner.IsObject() && failed.IsObject() {
+		// Responses API: {"type":"response.failed","response":{"error":{…}}}
+		inner = failed
+		data = []byte(`{"error":` + failed.Raw + `}`)
+	}
 	if !inner.IsObject() {
 		inner = gjson.ParseBytes(data)
 	}

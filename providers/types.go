@@ -119,7 +119,7 @@ var types = map[string]*Type{
 	"gemini":     {Name: "gemini", DefaultBaseURL: "https://generativelanguage.googleapis.com/v1beta/openai", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
 	"mistral":    {Name: "mistral", DefaultBaseURL: "https://api.mistral.ai/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
 	"deepseek":   {Name: "deepseek", DefaultBaseURL: "https://api.deepseek.com", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, StreamUsageOption: true},
-	"mock":       {Name: "mock", Protocols: []Protocol{OpenAI, Anthropic}, Auth: AuthNone, StreamUsageOption: true},
+	"mock":       {Name: "mock", Protocols: []Protocol{OpenAI, Anthropic}, Auth: AuthNone, StreamUsageOption: true, ErrorsIn200: true},
 }
 
 // Lookup returns the type called name.
