@@ -69,7 +69,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		limits {
 //			rpm|tpm|concurrency|session|budget ...
 //		}
-//		store memory
+//		store memory {
+//			state_file <path>
+//		}
 //
 //		retry {
 //			max_attempts <n>
@@ -431,8 +433,8 @@ func unmarshalPolicyLine(d *caddyfile.Dispenser, p *limits.Policy) error {
 	return nil
 }
 
-// unmarshalStore reads `store memory`; other stores come in later
-// releases.
+// unmarshalStore reads `store memory [{ state_file <path> }]`; other
+// stores come in later releases.
 func unmarshalStore(d *caddyfile.Dispenser) (json.RawMessage, error) {
 	args := d.RemainingArgs()
 	if len(args) == 0 {
@@ -443,7 +445,20 @@ func unmarshalStore(d *caddyfile.Dispenser) (json.RawMessage, error) {
 		if len(args) != 1 {
 			return nil, d.Errf("store memory takes no arguments")
 		}
-		return caddyconfig.JSONModuleObject(struct{}{}, "type", "memory", nil), nil
+		store := new(limits.MemoryStore)
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "state_file":
+				v, err := singleArg(d)
+				if err != nil {
+					return nil, err
+				}
+				store.StateFile = v
+			default:
+				return nil, d.Errf("store memory: unknown subdirective %q (want state_file)", d.Val())
+			}
+		}
+		return caddyconfig.JSONModuleObject(store, "type", "memory", nil), nil
 	case "redis":
 		return nil, d.Errf("store redis: the Redis store is not part of this release yet; use `store memory`")
 	}

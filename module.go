@@ -155,6 +155,13 @@ func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error
 	if g.keyring, err = limits.NewKeyring(keys, g.Limits, repl); err != nil {
 		return err
 	}
+	for _, k := range g.keyring.Keys() {
+		for _, name := range k.Providers {
+			if g.router.providers[name] == nil {
+				return fmt.Errorf("key %s: providers names %q, which is not a configured provider", k.Name, name)
+			}
+		}
+	}
 	if g.keyring.Anonymous() {
 		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
 	}
