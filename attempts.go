@@ -133,7 +133,7 @@ func (x *exchange) tryKeys(rt route, admission *providers.Admission, last **llme
 		case faultKey:
 			p.health.Succeeded(*admission) // the provider answered
 			*admission = providers.Closed
-			if until, ok := x.cooldown(p, e); ok {
+			if until, ok := x.cooldown(p, e); ok && p.keyPool.Len() > 0 {
 				p.keyPool.SetAside(key, until, e)
 				*soonest = earliest(*soonest, until)
 			}
