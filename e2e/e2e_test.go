@@ -208,6 +208,12 @@ func send(t *testing.T, client *http.Client, url, body string) (*http.Response, 
 	t.Helper()
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	return sendRequest(t, client, req)
+}
+
+func sendRequest(t *testing.T, client *http.Client, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	url := req.URL.String()
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
