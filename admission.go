@@ -31,7 +31,13 @@ var outputLimitFields = [...]string{"max_tokens", "max_completion_tokens", "max_
 // first) and counts it against them; it answers the refusal itself. On
 // success the caller must call settle exactly once.
 func (x *exchange) admit(chain []route) bool {
-	est := x.estimate(chain)
+	if !x.key.Limited() {
+		return true // nothing to count
+	}
+	var est limits.Estimate
+	if x.needUsage {
+		est = x.estimate(chain)
+	}
 	adm, err := x.g.store.Admit(x.r.Context(), x.key, est)
 	if err != nil {
 		x.fail(&llmerrors.Error{

@@ -202,7 +202,8 @@ func (x *exchange) cooldown(p *Provider, e *llmerrors.Error) (time.Time, bool) {
 // retry backoff doubled for each pass, with jitter (between half and one
 // and a half times), or the Retry-After of a provider's own failure when
 // longer. A key's Retry-After needs no wait here: the key is set aside
-// until then, and the others are tried meanwhile.
+// until then, and the others are tried meanwhile (a provider without keys,
+// such as the mock, is waited for like any other).
 func (x *exchange) backoffDelay(n int, last *llmerrors.Error) time.Duration {
 	rp := x.g.Retry
 	d := time.Duration(rp.MaxWait)
@@ -210,10 +211,17 @@ func (x *exchange) backoffDelay(n int, last *llmerrors.Error) time.Duration {
 		d = time.Duration(rp.Backoff) << shift
 	}
 	d = d/2 + rand.N(d+1)
-	if last != nil && faultOf(last) == faultProvider && last.RetryAfter > d {
+	if last != nil && last.RetryAfter > d && (faultOf(last) == faultProvider || x.keyless(last.Provider)) {
 		d = last.RetryAfter
 	}
 	return d
+}
+
+// keyless reports whether the named provider takes no key, so that a rate
+// limit it sends cannot be waited out by setting a key aside.
+func (x *exchange) keyless(provider string) bool {
+	p := x.g.router.providers[provider]
+	return p != nil && p.keyPool.Len() == 0
 }
 
 // sleep waits d, or less if the client leaves; it reports whether the
@@ -298,10 +306,13 @@ func (x *exchange) clientLeft() {
 
 // buildUpstreamHeader prepares, once per request, the headers every
 // attempt sends: the client's, minus its key headers (already removed) and
-// Accept-Encoding, plus the request ID. reverse_proxy copies them before
-// changing anything, so attempts can share them.
+// Accept-Encoding (so the transport negotiates compression itself and the
+// gateway reads plain bytes), plus the request ID. The client's header map
+// is used as is: Caddy logs a copy taken before any handler ran, and
+// reverse_proxy copies it again before changing anything, so attempts can
+// share it.
 func (x *exchange) buildUpstreamHeader() http.Header {
-	h := x.r.Header.Clone()
+	h := x.r.Header
 	delete(h, "Accept-Encoding")
 	h.Set("X-Request-Id", x.id)
 	return h

@@ -108,7 +108,7 @@ func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange 
 	x.format = g.format.Resolve(x.anthropicClient)
 	w.Header().Set("X-Request-Id", x.id)
 	if x.repl != nil {
-		x.repl.Set("http.llm.request_id", x.id)
+		x.repl.Map(x.placeholder)
 	}
 	return x
 }
@@ -193,45 +193,10 @@ func (x *exchange) logFailure(e *llmerrors.Error) {
 	}
 }
 
-// report publishes what happened as placeholders and access-log fields.
+// report adds what happened to the access log, in one field (each field
+// added costs Caddy an allocation).
 func (x *exchange) report() {
-	if x.repl != nil {
-		if x.provider != "" {
-			x.repl.Set("http.llm.provider", x.provider)
-		}
-		if x.upstreamModel != "" {
-			x.repl.Set("http.llm.model", x.upstreamModel)
-		}
-		if x.errCode != "" {
-			x.repl.Set("http.llm.error.code", string(x.errCode))
-		}
-		x.repl.Set("http.llm.attempts", x.attempts)
-		if x.key != nil {
-			x.repl.Set("http.llm.key", x.key.Name)
-		}
-	}
-	extra, ok := x.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields)
-	if !ok {
-		return
-	}
-	extra.Add(zap.String("llm_request_id", x.id))
-	if x.provider != "" {
-		extra.Add(zap.String("llm_provider", x.provider))
-	}
-	if x.upstreamModel != "" {
-		extra.Add(zap.String("llm_model", x.upstreamModel))
-	}
-	if x.errCode != "" {
-		extra.Add(zap.String("llm_error_code", string(x.errCode)))
-	}
-	if x.attempts > 0 {
-		extra.Add(zap.Int("llm_attempts", x.attempts))
-	}
-	if x.key != nil {
-		extra.Add(zap.String("llm_key", x.key.Name))
-	}
-	if x.sawUsage {
-		extra.Add(zap.Int64("llm_input_tokens", x.usage.Input))
-		extra.Add(zap.Int64("llm_output_tokens", x.usage.Output))
+	if extra, ok := x.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Add(zap.Inline(logFields{x}))
 	}
 }

@@ -41,6 +41,8 @@ func init() {
 // `{http.llm.error.code}` | The error code, when the answer is an error
 // `{http.llm.attempts}` | How many upstream attempts were made
 // `{http.llm.key}` | The name of the client key, never the key
+// `{http.llm.input_tokens}` | Prompt tokens the provider reported
+// `{http.llm.output_tokens}` | Completion tokens the provider reported
 type Gateway struct {
 	// The envelope errors are written in: `auto` (default: anthropic on
 	// Anthropic-protocol paths and requests carrying `anthropic-version`,

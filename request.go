@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"github.com/dustin/go-humanize"
 	"github.com/tidwall/gjson"
@@ -141,7 +142,10 @@ func (x *exchange) parseBody() *llmerrors.Error {
 	if !gjson.ValidBytes(x.body) {
 		return &llmerrors.Error{Code: llmerrors.InvalidJSON, Message: "The request body is not valid JSON."}
 	}
-	doc := gjson.ParseBytes(x.body)
+	// Read in place: the body is never changed (a rewrite makes a new one),
+	// and copying a long prompt only to look at three fields would cost
+	// more than the rest of the request.
+	doc := gjson.Parse(unsafe.String(unsafe.SliceData(x.body), len(x.body)))
 	if !doc.IsObject() {
 		return &llmerrors.Error{Code: llmerrors.InvalidJSON, Message: "The request body must be a JSON object."}
 	}

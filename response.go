@@ -81,7 +81,7 @@ func newAttemptWriter(x *exchange, rt route, cancel context.CancelCauseFunc, rea
 		x:           x,
 		rt:          rt,
 		rw:          x.w,
-		header:      make(http.Header),
+		header:      make(http.Header, 12),
 		readUsage:   readUsage,
 		idleTimeout: time.Duration(rt.provider.StreamIdleTimeout),
 		cancel:      cancel,

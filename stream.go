@@ -105,12 +105,18 @@ var (
 	dataPrefix  = []byte("data:")
 	eventPrefix = []byte("event:")
 	errorMember = []byte(`"error"`)
+	errorWord   = []byte("error")
 	// responseFailed is the Responses API's event for a failed answer.
 	responseFailed = []byte("response.failed")
 )
 
-// inspect decides what happens to one whole event.
+// inspect decides what happens to one whole event. Most events carry
+// neither usage the gateway needs nor an error, and are passed on after one
+// quick look.
 func (f *sseFilter) inspect(ev []byte) eventAction {
+	if !f.aw.readUsage && !bytes.Contains(ev, errorWord) && !bytes.Contains(ev, responseFailed) {
+		return eventPass
+	}
 	name, data := parseEvent(ev)
 	if bytes.Equal(name, []byte("error")) {
 		return eventError
@@ -150,46 +156,49 @@ func isUsageOnlyChunk(data []byte) bool {
 
 // eventLength is the length of the first whole event in b, its blank-line
 // terminator included, or -1 when b holds no whole event yet. Lines end in
-// LF, CRLF or CR (the SSE specification allows all three).
+// LF or CRLF; a stream with CR alone (the SSE specification allows it,
+// no provider sends it) is split on CR CR.
 func eventLength(b []byte) int {
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '\n':
-			if i+1 < len(b) && b[i+1] == '\n' {
-				return i + 2
-			}
-			if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
-				return i + 3
-			}
-		case '\r':
-			if i+1 < len(b) && b[i+1] == '\r' {
-				return i + 2
-			}
-			if i+3 < len(b) && b[i+1] == '\n' && b[i+2] == '\r' && b[i+3] == '\n' {
-				return i + 4
-			}
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
+		}
+		j += i
+		if j+1 < len(b) && b[j+1] == '\n' {
+			return j + 2
+		}
+		if j+2 < len(b) && b[j+1] == '\r' && b[j+2] == '\n' {
+			return j + 3
+		}
+		i = j + 1
+	}
+	if bytes.IndexByte(b, '\n') < 0 {
+		if k := bytes.Index(b, crcr); k >= 0 {
+			return k + 2
 		}
 	}
 	return -1
 }
+
+var crcr = []byte("\r\r")
 
 // parseEvent returns an event's name and its first data line's payload.
 // Providers send JSON on a single data line; a multi-line payload is
 // inspected by its first line only, and always passed through whole.
 func parseEvent(ev []byte) (name, data []byte) {
 	for len(ev) > 0 {
-		end := bytes.IndexAny(ev, "\r\n")
 		line := ev
-		if end >= 0 {
-			line = ev[:end]
-			ev = ev[end+1:]
+		if end := bytes.IndexByte(ev, '\n'); end >= 0 {
+			line, ev = ev[:end], ev[end+1:]
 		} else {
 			ev = nil
 		}
+		line = bytes.TrimSuffix(line, cr)
 		switch {
 		case bytes.HasPrefix(line, dataPrefix):
 			if data == nil {
-				data = bytes.TrimPrefix(line[len(dataPrefix):], []byte(" "))
+				data = bytes.TrimPrefix(line[len(dataPrefix):], space)
 			}
 		case bytes.HasPrefix(line, eventPrefix):
 			name = bytes.TrimSpace(line[len(eventPrefix):])
@@ -197,3 +206,5 @@ func parseEvent(ev []byte) (name, data []byte) {
 	}
 	return name, data
 }
+
+var cr, space = []byte("\r"), []byte(" ")

@@ -53,6 +53,8 @@ func withCredential(ctx context.Context, c *credential) context.Context {
 	return context.WithValue(ctx, credentialCtxKey{}, c)
 }
 
+var defaultAnthropicVersion = []string{providers.DefaultAnthropicVersion}
+
 // droppedHeaders are never sent to a provider: reverse_proxy adds the
 // X-Forwarded-* family, which would give every provider the address of
 // every client of the gateway.
@@ -62,16 +64,21 @@ var droppedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forward
 func (t *ProviderTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := new(http.Request)
 	*out = *req
-	out.Header = req.Header.Clone()
+	// A new map, so the key never lands in the request reverse_proxy logs;
+	// the values are shared, since nothing changes them.
+	out.Header = make(http.Header, len(req.Header)+2)
+	for k, v := range req.Header {
+		out.Header[k] = v
+	}
 	for _, h := range droppedHeaders {
 		delete(out.Header, h)
 	}
 	if c, ok := req.Context().Value(credentialCtxKey{}).(*credential); ok {
 		if c.header != "" {
-			out.Header.Set(c.header, c.value)
+			out.Header[c.header] = []string{c.value}
 		}
 		if c.anthropicVersion && out.Header.Get("Anthropic-Version") == "" {
-			out.Header.Set("Anthropic-Version", providers.DefaultAnthropicVersion)
+			out.Header["Anthropic-Version"] = defaultAnthropicVersion
 		}
 	}
 	return t.HTTPTransport.RoundTrip(out)

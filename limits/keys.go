@@ -110,6 +110,13 @@ func (k *Key) CountsTokens() bool {
 // the limits that rate-limit headers describe.
 func (k *Key) HasRateLimits() bool { return k.Policy.RPM > 0 || k.Policy.TPM > 0 }
 
+// Limited reports whether k has any limit at all; a key without one need
+// not be admitted or settled.
+func (k *Key) Limited() bool {
+	p := &k.Policy
+	return p.RPM > 0 || p.TPM > 0 || p.Concurrency > 0 || p.Session != nil || p.Budget > 0
+}
+
 // Keyring holds the configured client keys, indexed by the SHA-256 of
 // their secrets.
 type Keyring struct {
