@@ -84,8 +84,8 @@ func TestSeedExamples(t *testing.T) {
 			want:    map[string]any{"error": "VALIDATION_ERROR", "details.field": "model"},
 			details: []string{"field"}},
 		{name: "002 provider error", format: "proxed", upstream: errorAnswer(500, nil, `{"error":{"message":"boom","type":"server_error"}}`),
-			setup:   "retry {\n\t\t\t\tmax_attempts 1\n\t\t\t}",
-			path:    "/v1/chat/completions", body: fmt.Sprintf(chat, "llama-3.1-70b-versatile"), status: 502,
+			setup: "retry {\n\t\t\t\tmax_attempts 1\n\t\t\t}",
+			path:  "/v1/chat/completions", body: fmt.Sprintf(chat, "llama-3.1-70b-versatile"), status: 502,
 			want:    map[string]any{"error": "PROVIDER_ERROR", "details.provider": "groq"},
 			details: []string{"provider"}},
 		{name: "003 insufficient balance", format: "openai", setup: `price groq:* 1000 1000
