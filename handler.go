@@ -59,6 +59,9 @@ type exchange struct {
 	admitted       bool
 	estimated      limits.Estimate
 	ownRateHeaders bool
+
+	// aw is the writer of the current attempt, reused by each.
+	aw attemptWriter
 }
 
 // ServeHTTP answers the gateway's paths; anything else is not_found.

@@ -50,8 +50,8 @@ type Provider struct {
 	// How long to wait for a connection to the provider. Default: 10s.
 	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
 
-	// How long an answer may go without a byte once it has begun
-	// (between stream events). Default: the timeout.
+	// How long a streamed answer may go without a byte once it has
+	// begun (between stream events). Default: the timeout.
 	StreamIdleTimeout caddy.Duration `json:"stream_idle_timeout,omitempty"`
 
 	// How long a key the provider refused (401, or an account out of

@@ -52,7 +52,8 @@ func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 			anthropicVersion: p.typ.Auth == providers.AuthXAPIKey,
 		})
 	}
-	aw := newAttemptWriter(x, rt, cancel, x.needUsage)
+	aw := &x.aw
+	aw.reset(x, rt, cancel, x.needUsage)
 	aw.dropUsageChunk = addedUsage
 	err, aborted := serveUpstream(p, aw, x.upstreamRequest(ctx, rt, body))
 	aw.stopIdleTimer()
@@ -91,7 +92,7 @@ func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 	case aw.mode == modeCapture:
 		out.failure = providers.Classify(p.typ, p.Name, providers.Reply{
 			Status:    aw.status,
-			Header:    aw.header,
+			Header:    aw.upstream,
 			Body:      aw.captured,
 			Truncated: aw.overflow,
 			Keys:      p.keys,
@@ -105,6 +106,8 @@ func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 	out.usage, out.sawUsage = aw.usage, aw.sawUsage
 	if aw.committed {
 		x.answered = true
+	} else if out.failure != nil || out.clientGone {
+		aw.restore() // nothing of a failed attempt reaches the client
 	}
 	if aw.clientErr != nil {
 		out.clientGone = true

@@ -81,7 +81,7 @@ func (x *exchange) allowedChain(rt route) []route {
 // application/*+json) and requests that name no type.
 func (x *exchange) checkContentType() *llmerrors.Error {
 	ct := x.r.Header.Get("Content-Type")
-	if ct == "" {
+	if ct == "" || hasMediaType(ct, "application/json") {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -111,12 +111,15 @@ func (x *exchange) readBody() *llmerrors.Error {
 		size = 4096
 	}
 	buf := make([]byte, 0, size+1)
-	lr := io.LimitReader(x.r.Body, limit+1)
-	for {
+	for int64(len(buf)) <= limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
+		room := buf[len(buf):cap(buf)]
+		if over := int64(len(buf)+len(room)) - (limit + 1); over > 0 {
+			room = room[:int64(len(room))-over]
+		}
+		n, err := x.r.Body.Read(room)
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break

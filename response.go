@@ -3,7 +3,6 @@ package llmgateway
 import (
 	"bytes"
 	"context"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -31,14 +30,20 @@ const maxUsageBody = 4 << 20
 //   - a stream (text/event-stream) passes event by event through an
 //     sseFilter, which rewrites upstream error events and reads usage.
 //
-// It keeps its own header map, so a failed attempt leaves nothing behind on
-// the client's response.
+// It writes headers straight into the client's header map (copying them
+// would cost every request), after a snapshot of what was there: a failed
+// attempt's headers are taken out again by restore, so they leave nothing
+// behind on the client's response.
 type attemptWriter struct {
-	x        *exchange
-	rt       route
-	rw       http.ResponseWriter
-	header   http.Header
-	status   int
+	x      *exchange
+	rt     route
+	rw     http.ResponseWriter
+	status int
+	// saved is the client's header map before the attempt; upstream is
+	// the provider's headers of a captured error, for classification.
+	saved    []headerEntry
+	savedBuf [4]headerEntry
+	upstream http.Header
 	mode     writerMode
 	captured []byte
 	overflow bool
@@ -48,7 +53,8 @@ type attemptWriter struct {
 	// clientErr is the first error writing to the client.
 	clientErr error
 
-	sse *sseFilter
+	sse    *sseFilter
+	sseBuf sseFilter
 	// sniffed holds the first bytes of a 200 from a provider that may
 	// report errors inside one, until they show which it is.
 	sniffed []byte
@@ -76,32 +82,82 @@ const (
 	modeStream
 )
 
-func newAttemptWriter(x *exchange, rt route, cancel context.CancelCauseFunc, readUsage bool) *attemptWriter {
-	return &attemptWriter{
+type headerEntry struct {
+	key    string
+	values []string
+}
+
+// reset makes aw ready for an attempt on route rt, reusing its buffers,
+// and snapshots the client's headers.
+func (aw *attemptWriter) reset(x *exchange, rt route, cancel context.CancelCauseFunc, readUsage bool) {
+	*aw = attemptWriter{
 		x:           x,
 		rt:          rt,
 		rw:          x.w,
-		header:      make(http.Header, 12),
 		readUsage:   readUsage,
 		idleTimeout: time.Duration(rt.provider.StreamIdleTimeout),
 		cancel:      cancel,
+		captured:    aw.captured[:0],
+	}
+	aw.saved = aw.savedBuf[:0]
+	for k, v := range aw.rw.Header() {
+		aw.saved = append(aw.saved, headerEntry{k, v})
 	}
 }
 
-func (aw *attemptWriter) Header() http.Header { return aw.header }
+// Header is the client's header map: the provider's headers go straight
+// into it.
+func (aw *attemptWriter) Header() http.Header { return aw.rw.Header() }
+
+// takeUpstreamHeaders moves what the provider added to the client's headers
+// into aw.upstream, leaving the client's headers as they were.
+func (aw *attemptWriter) takeUpstreamHeaders() {
+	h := aw.rw.Header()
+	aw.upstream = make(http.Header, len(h))
+	for k, v := range h {
+		if i := aw.savedIndex(k); i >= 0 {
+			if n := len(aw.saved[i].values); len(v) > n {
+				aw.upstream[k] = v[n:]
+			}
+			continue
+		}
+		aw.upstream[k] = v
+	}
+	aw.restore()
+}
+
+// restore puts the client's headers back as they were before the attempt.
+func (aw *attemptWriter) restore() {
+	h := aw.rw.Header()
+	clear(h)
+	for _, e := range aw.saved {
+		h[e.key] = e.values
+	}
+}
+
+func (aw *attemptWriter) savedIndex(k string) int {
+	for i := range aw.saved {
+		if aw.saved[i].key == k {
+			return i
+		}
+	}
+	return -1
+}
 
 func (aw *attemptWriter) WriteHeader(status int) {
 	if aw.mode != modeNone || status < 200 {
 		return // informational answers are not forwarded
 	}
 	aw.status = status
-	aw.startIdleTimer()
 	switch {
 	case status >= 400:
 		aw.mode = modeCapture
-	case isEventStream(aw.header):
+		aw.takeUpstreamHeaders()
+	case isEventStream(aw.rw.Header()):
 		aw.mode = modeStream
-		aw.sse = newSSEFilter(aw)
+		aw.sseBuf = sseFilter{aw: aw, dropUsageChunk: aw.dropUsageChunk}
+		aw.sse = &aw.sseBuf
+		aw.startIdleTimer()
 	case aw.rt.provider.typ.ErrorsIn200:
 		aw.mode = modeSniff
 	default:
@@ -174,6 +230,7 @@ func (aw *attemptWriter) sniff(p []byte) {
 		}
 		if bytes.HasPrefix(member, []byte(`"error"`)) {
 			aw.mode = modeCapture
+			aw.takeUpstreamHeaders()
 			aw.captured = aw.captured[:0]
 			aw.capture(rest)
 			aw.sniffed = nil
@@ -199,34 +256,40 @@ func (aw *attemptWriter) emit(p []byte) {
 }
 
 // commit sends the status and the provider's headers to the client. The
-// gateway's own X-Request-Id wins; the provider's request ID moves to
-// X-Provider-Request-Id.
+// gateway's own request ID wins: the provider's moves to
+// X-Provider-Request-Id. So do the key's own rate-limit headers, when it
+// has rate limits.
 func (aw *attemptWriter) commit() {
 	if aw.committed {
 		return
 	}
 	aw.committed = true
-	aw.x.wrote = true
-	dst := aw.rw.Header()
-	aw.x.setRouteHeaders(dst)
-	for k, v := range aw.header {
-		if aw.x.ownRateHeaders && isRateLimitHeader(k) {
-			continue // the key's own limits, set at admission, win
-		}
-		switch k {
-		case "X-Request-Id", "Request-Id":
-			dst["X-Provider-Request-Id"] = v
-		case "Content-Length":
-			if aw.mode != modeStream {
-				dst[k] = v
+	x := aw.x
+	x.wrote = true
+	h := aw.rw.Header()
+	// reverse_proxy adds the provider's values after the gateway's own
+	if ids := h["X-Request-Id"]; len(ids) > 1 {
+		h["X-Provider-Request-Id"] = ids[1:]
+		h["X-Request-Id"] = ids[:1]
+	}
+	if ids, ok := h["Request-Id"]; ok {
+		h["X-Provider-Request-Id"] = ids
+	}
+	if x.anthropicClient {
+		h.Set("Request-Id", x.id) // what Anthropic SDKs report as the request's ID
+	}
+	if x.ownRateHeaders {
+		for k := range h {
+			if isRateLimitHeader(k) {
+				delete(h, k)
 			}
-		default:
-			dst[k] = v
 		}
+		x.admission.SetRateHeaders(h, x.anthropicClient, time.Now())
 	}
-	if aw.x.anthropicClient {
-		dst.Set("Request-Id", aw.x.id) // what Anthropic SDKs report as the request's ID
+	if aw.mode == modeStream {
+		delete(h, "Content-Length")
 	}
+	x.setRouteHeaders(h)
 	aw.rw.WriteHeader(aw.status)
 }
 
@@ -248,9 +311,10 @@ func (aw *attemptWriter) finish() {
 	aw.commit()
 }
 
-// startIdleTimer arms the stream idle timeout once the answer has begun:
-// an answer that goes quiet for longer is cut, with providers.ErrIdleTimeout
-// as the cause.
+// startIdleTimer arms the stream idle timeout once a stream has begun: a
+// stream that goes quiet for longer is cut, with providers.ErrIdleTimeout
+// as the cause. A plain answer comes whole once its headers are there, so
+// it needs no timer.
 func (aw *attemptWriter) startIdleTimer() {
 	if aw.idleTimeout <= 0 || aw.cancel == nil {
 		return
@@ -279,10 +343,16 @@ func isRateLimitHeader(k string) bool {
 }
 
 func isEventStream(h http.Header) bool {
-	ct := h.Get("Content-Type")
-	if ct == "" {
+	return hasMediaType(h.Get("Content-Type"), "text/event-stream")
+}
+
+// hasMediaType reports whether the Content-Type value ct is of media type
+// mt, whatever its parameters, without the allocations of a full parse.
+func hasMediaType(ct, mt string) bool {
+	ct = strings.TrimLeft(ct, " ")
+	if len(ct) < len(mt) || !strings.EqualFold(ct[:len(mt)], mt) {
 		return false
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "text/event-stream"
+	rest := strings.TrimLeft(ct[len(mt):], " ")
+	return rest == "" || rest[0] == ';'
 }

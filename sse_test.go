@@ -18,9 +18,10 @@ func newTestFilter(anthropicClient, readUsage, dropUsage bool) (*attemptWriter, 
 	rec := httptest.NewRecorder()
 	typ, _ := providers.Lookup("openai")
 	x := &exchange{g: &Gateway{logger: zap.NewNop()}, w: rec, id: "req_test", anthropicClient: anthropicClient}
-	aw := newAttemptWriter(x, route{provider: &Provider{Name: "up", typ: typ}}, nil, readUsage)
+	aw := &x.aw
+	aw.reset(x, route{provider: &Provider{Name: "up", typ: typ}}, nil, readUsage)
 	aw.dropUsageChunk = dropUsage
-	aw.header.Set("Content-Type", "text/event-stream")
+	aw.Header().Set("Content-Type", "text/event-stream")
 	aw.WriteHeader(200)
 	return aw, rec
 }

@@ -28,10 +28,6 @@ type sseFilter struct {
 	ended bool
 }
 
-func newSSEFilter(aw *attemptWriter) *sseFilter {
-	return &sseFilter{aw: aw, dropUsageChunk: aw.dropUsageChunk}
-}
-
 // write takes the next bytes of the upstream stream.
 func (f *sseFilter) write(p []byte) {
 	if f.ended {
