@@ -45,10 +45,9 @@ func (x *exchange) proxy(chain []route) {
 				last = pick(last, missingProviderKey(p))
 				continue
 			}
-			now := time.Now()
-			admission, retryAt := p.health.Allow(now)
+			admission, retryAt := p.health.Allow(time.Now)
 			if admission == providers.Open {
-				last = pick(last, circuitOpen(p, retryAt.Sub(now)))
+				last = pick(last, circuitOpen(p, time.Until(retryAt)))
 				blockedUntil = earliest(blockedUntil, retryAt)
 				continue
 			}
@@ -104,7 +103,7 @@ func (x *exchange) tryKeys(rt route, admission *providers.Admission, last **llme
 	for i := 0; i < n && x.attempts < x.g.Retry.MaxAttempts; i++ {
 		key := (start + i) % n
 		if p.keyPool.Len() > 0 {
-			if ok, until, reason := p.keyPool.Ready(key, time.Now()); !ok {
+			if ok, until, reason := p.keyPool.Ready(key, time.Now); !ok {
 				*last = pick(*last, keyAside(p, reason, until))
 				*soonest = earliest(*soonest, until)
 				continue

@@ -199,6 +199,9 @@ func (x *exchange) logFailure(e *llmerrors.Error) {
 // report adds what happened to the access log, in one field (each field
 // added costs Caddy an allocation).
 func (x *exchange) report() {
+	if srv, ok := x.r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.Logs == nil {
+		return // this server writes no access log
+	}
 	if extra, ok := x.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.Inline(logFields{x}))
 	}

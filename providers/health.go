@@ -80,12 +80,13 @@ func (kp *KeyPool) Start() int {
 	return int((kp.h.next.Add(1) - 1) % uint32(len(kp.keys)))
 }
 
-// Ready reports whether key i may be used at now, and otherwise when it
-// returns and why it was set aside.
-func (kp *KeyPool) Ready(i int, now time.Time) (bool, time.Time, *llmerrors.Error) {
+// Ready reports whether key i may be used now, and otherwise when it
+// returns and why it was set aside. The clock is read only for a key that
+// was set aside.
+func (kp *KeyPool) Ready(i int, now func() time.Time) (bool, time.Time, *llmerrors.Error) {
 	k := kp.keys[i]
 	until := k.until.Load()
-	if until == 0 || now.UnixNano() >= until {
+	if until == 0 || now().UnixNano() >= until {
 		return true, time.Time{}, nil
 	}
 	return false, time.Unix(0, until), k.reason.Load()
@@ -111,7 +112,7 @@ func (kp *KeyPool) States(now time.Time) []KeyState {
 	out := make([]KeyState, len(kp.keys))
 	for i := range kp.keys {
 		out[i].Index = i
-		if ok, until, _ := kp.Ready(i, now); !ok {
+		if ok, until, _ := kp.Ready(i, func() time.Time { return now }); !ok {
 			out[i].Until = until
 		}
 	}
@@ -142,12 +143,14 @@ const (
 )
 
 // Allow asks the circuit breaker whether a request may go to the provider
-// at now. When it may not, it says when the next probe may go.
-func (h *Health) Allow(now time.Time) (Admission, time.Time) {
+// now. When it may not, it says when the next probe may go. The clock is
+// read only when the circuit is not closed.
+func (h *Health) Allow(clock func() time.Time) (Admission, time.Time) {
 	until := h.openUntil.Load()
 	if until == 0 {
 		return Closed, time.Time{}
 	}
+	now := clock()
 	if now.UnixNano() < until {
 		return Open, time.Unix(0, until)
 	}
