@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmgateway/caddy-llm-gateway/providers"
@@ -68,7 +69,7 @@ type attemptWriter struct {
 	usageBody      []byte
 
 	idleTimeout time.Duration
-	idleTimer   *time.Timer
+	idle        *idleWatch
 	cancel      context.CancelCauseFunc
 }
 
@@ -319,21 +320,60 @@ func (aw *attemptWriter) startIdleTimer() {
 	if aw.idleTimeout <= 0 || aw.cancel == nil {
 		return
 	}
-	aw.idleTimer = time.AfterFunc(aw.idleTimeout, func() { aw.cancel(providers.ErrIdleTimeout) })
+	aw.idle = &idleWatch{cancel: aw.cancel, period: aw.idleTimeout / 2}
+	aw.idle.first = time.AfterFunc(aw.idle.period, aw.idle.check)
 }
 
-// touch restarts the idle timeout. Writes, the header and stopIdleTimer
-// all run on the goroutine serving the attempt, so the timer needs no lock.
+// touch records that the stream is alive: one atomic add, cheaper than
+// resetting a timer for every event.
 func (aw *attemptWriter) touch() {
-	if aw.idleTimer != nil {
-		aw.idleTimer.Reset(aw.idleTimeout)
+	if aw.idle != nil {
+		aw.idle.writes.Add(1)
 	}
 }
 
 func (aw *attemptWriter) stopIdleTimer() {
-	if aw.idleTimer != nil {
-		aw.idleTimer.Stop()
+	if aw.idle != nil {
+		aw.idle.stop()
 	}
+}
+
+// idleWatch cuts a stream that wrote nothing for its idle timeout. It
+// looks every half timeout and cuts after two looks in a row saw no write,
+// so a stream is cut between one and one and a half timeouts after its
+// last byte. It belongs to one attempt, so a late look can never touch
+// the next attempt.
+type idleWatch struct {
+	cancel context.CancelCauseFunc
+	period time.Duration
+	// first is the first look's timer; later looks arm their own, so
+	// no timer is shared between goroutines.
+	first   *time.Timer
+	writes  atomic.Uint64
+	stopped atomic.Bool
+	// seen and quiet are only touched by check, which never runs twice
+	// at once (it arms the next look as its last step).
+	seen  uint64
+	quiet int
+}
+
+func (w *idleWatch) check() {
+	if w.stopped.Load() {
+		return
+	}
+	if n := w.writes.Load(); n != w.seen {
+		w.seen, w.quiet = n, 0
+	} else if w.quiet++; w.quiet >= 2 {
+		w.cancel(providers.ErrIdleTimeout)
+		return
+	}
+	time.AfterFunc(w.period, w.check)
+}
+
+// stop ends the watch; a look already armed finds it stopped.
+func (w *idleWatch) stop() {
+	w.stopped.Store(true)
+	w.first.Stop()
 }
 
 // isRateLimitHeader reports whether k is one of the OpenAI
