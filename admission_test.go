@@ -1,10 +1,14 @@
 package llmgateway
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tidwall/gjson"
 )
@@ -582,5 +587,104 @@ func TestBudgetAndConcurrencyUnderLoad(t *testing.T) {
 	}
 	if refused.Load() == 0 {
 		t.Error("200 concurrent requests against concurrency 8 were never refused")
+	}
+}
+
+// keys_file is read again on every config load.
+func TestKeysFileIsReadOnReload(t *testing.T) {
+	up := newFakeProvider(t, jsonAnswer(chatOK))
+	file := filepath.Join(t.TempDir(), "keys.json")
+	writeKeys := func(secret, name string) {
+		sum := sha256.Sum256([]byte(secret))
+		body := fmt.Sprintf(`[{"key_sha256":%q,"name":%q,"rpm":100}]`, hex.EncodeToString(sum[:]), name)
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := fmt.Sprintf(`
+		provider openai {
+			base_url %s/v1
+			api_key sk-a
+			models m
+		}
+		keys_file %s
+		%s`, up.URL, file, storeIn(t))
+	writeKeys(clientKeyA, "from-file-a")
+	tester := loadGateway(t, config)
+	resp, body := chatAs(t, tester, clientKeyA, "m")
+	wantStatus(t, resp, body, 200)
+
+	// `caddy reload --force` (the same config, loaded again) reads the
+	// file again; a reload with an unchanged config is skipped by Caddy.
+	writeKeys(clientKeyB, "from-file-b")
+	forceReload(t, gatewayConfig(config))
+	resp, body = chatAs(t, tester, clientKeyB, "m")
+	wantStatus(t, resp, body, 200)
+	resp, body = chatAs(t, tester, clientKeyA, "m")
+	wantStatus(t, resp, body, 401)
+}
+
+// The key policy refusals, in a second envelope: anthropic (the request
+// carries anthropic-version) and proxed.
+func TestKeyRefusalsInOtherEnvelopes(t *testing.T) {
+	up := newFakeProvider(t, jsonAnswer(chatOK))
+	for _, format := range []string{"auto", "proxed"} {
+		tester := loadGateway(t, fmt.Sprintf(`
+		error_format %s
+		provider openai {
+			base_url %s/v1
+			api_key sk-a
+			models m o3
+		}
+		provider other {
+			type openai
+			base_url %s/v1
+			api_key sk-b
+			models x
+		}
+		key %s {
+			name team-a
+			providers openai
+			models m
+			concurrency 1
+		}
+		%s`, format, up.URL, up.URL, clientKeyA, storeIn(t)))
+		for _, c := range []struct {
+			model, code string
+		}{{"x", "provider_not_allowed"}, {"o3", "model_not_allowed"}} {
+			resp, body := chatAs(t, tester, clientKeyA, c.model, "Anthropic-Version", "2023-06-01")
+			wantStatus(t, resp, body, 403)
+			if format == "auto" {
+				wantJSON(t, body, "type", "error")
+				wantJSON(t, body, "error.type", "permission_error")
+			} else {
+				wantJSON(t, body, "error", "FORBIDDEN")
+			}
+			if !strings.Contains(string(body), "team-a") {
+				t.Errorf("%s: the message does not name the key: %s", c.code, body)
+			}
+		}
+	}
+}
+
+// forceReload loads a Caddyfile config even when it is unchanged, as
+// `caddy reload --force` does.
+func forceReload(t *testing.T, caddyfileText string) {
+	t.Helper()
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://localhost:2999/load", bytes.NewReader(adapted))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cache-Control", "must-revalidate")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("reload: %d %s", resp.StatusCode, b)
 	}
 }
