@@ -1,12 +1,9 @@
 package llmgateway
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-
-	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 )
 
 // RetryPolicy says how a request that fails before the first byte of its
@@ -38,17 +35,4 @@ func (rp *RetryPolicy) setDefaults() {
 	if rp.MaxWait == 0 {
 		rp.MaxWait = caddy.Duration(10 * time.Second)
 	}
-}
-
-// worthRetrying reports whether another attempt could succeed where this
-// one failed: provider rate limits, provider failures and connection
-// failures, never what is the client's fault (400, 404, 413, 422).
-func worthRetrying(e *llmerrors.Error) bool {
-	switch e.Code {
-	case llmerrors.ProviderRateLimited, llmerrors.ProviderError, llmerrors.InvalidProviderResponse,
-		llmerrors.ProviderUnavailable, llmerrors.ProviderTimeout, llmerrors.Overloaded,
-		llmerrors.InvalidAPIKey, llmerrors.PermissionDenied, llmerrors.MissingAPIKey:
-		return true
-	}
-	return e.UpstreamStatus >= http.StatusInternalServerError
 }

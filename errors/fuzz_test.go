@@ -38,7 +38,7 @@ func FuzzRender(f *testing.F) {
 	f.Add("rate_limit_exceeded", "ccproxy", "Rate limit exceeded", "groq", "", "", "req_1", int64(60*time.Second), 5000.0, 0.0, true, "a\x00b", false)
 	f.Add("overloaded", "anthropic", "Provider 'anthropic' is overloaded", "anthropic", "", "", "", int64(0), 0.0, 0.0, false, "", false)
 	f.Add("validation_error", "openai", "bad \xff\xfe \"quoted\" \\ \n\t\u2028\x00", "", "messages[0]", "fix it", "r", int64(-1), math.NaN(), math.Inf(-1), true, "", true)
-	f.Add("no_such_code", "auto", "", "", "", "", "", int64(math.MaxInt64), 1e300, -0.0, true, "\x00", false)
+	f.Add("no_such_code", "auto", "", "", "", "", "", int64(math.MaxInt64), 1e300, math.Copysign(0, -1), true, "\x00", false)
 	f.Add("session_limit_exceeded", "coollm", "m", "p", "f", "s", "id\r\nInjected: 1", int64(2*time.Hour), 0.5, 1.5, true, "x", false)
 	f.Fuzz(func(t *testing.T, code, format, message, provider, field, suggestion, requestID string,
 		retryNanos int64, limit, remaining float64, hasLimit bool, models string, noRetry bool) {

@@ -118,7 +118,7 @@ func TestDetailsSubsets(t *testing.T) {
 		{"limit", llmerrors.Error{HasLimit: true, Limit: 200, Remaining: 3}, `{"limit":200,"remaining":3}`},
 		{"fractional budget", llmerrors.Error{HasLimit: true, Limit: 50.25, Remaining: 0.5}, `{"limit":50.25,"remaining":0.5}`},
 		{"no finite limit", llmerrors.Error{HasLimit: true, Limit: math.Inf(1), Remaining: math.NaN()}, `{"limit":null,"remaining":null}`},
-		{"large limit", llmerrors.Error{HasLimit: true, Limit: 1e20, Remaining: -0.0}, `{"limit":100000000000000000000,"remaining":0}`},
+		{"large limit", llmerrors.Error{HasLimit: true, Limit: 1e20, Remaining: math.Copysign(0, -1)}, `{"limit":100000000000000000000,"remaining":0}`},
 		{"empty model list", llmerrors.Error{AvailableModels: []string{}}, `{"available_models":[]}`},
 		{"field and suggestion", llmerrors.Error{Field: "model", Suggestion: "s"}, `{"field":"model","suggestion":"s"}`},
 	}
