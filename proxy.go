@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -45,6 +46,9 @@ func (x *exchange) attempt(rt route, keyIndex int) attemptOutcome {
 	body, addedUsage := x.bodyFor(rt)
 	ctx, cancel := context.WithCancelCause(x.r.Context())
 	defer cancel(nil)
+	if x.attempts > 1 {
+		ctx = freshVars(ctx)
+	}
 	if p.typ.NeedsKey {
 		ctx = withCredential(ctx, &credential{
 			header:           p.typ.Auth.Header(),
@@ -138,6 +142,18 @@ func unwrapHandlerError(err error) error {
 		return he.Err
 	}
 	return err
+}
+
+// freshVars gives a retry its own copy of the request's Caddy variables.
+// reverse_proxy writes them as it prepares each attempt, and the dial of an
+// earlier attempt, which Go's transport may finish in the background after
+// that attempt ended, reads them.
+func freshVars(ctx context.Context) context.Context {
+	vars, ok := ctx.Value(caddyhttp.VarsCtxKey).(map[string]any)
+	if !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, caddyhttp.VarsCtxKey, maps.Clone(vars))
 }
 
 // readableDialError makes a reverse_proxy DialError, which hides its cause

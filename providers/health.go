@@ -96,7 +96,7 @@ func (kp *KeyPool) Ready(i int, now func() time.Time) (bool, time.Time, *llmerro
 // the error that put it aside (to report when no key is left).
 func (kp *KeyPool) SetAside(i int, until time.Time, reason *llmerrors.Error) {
 	k := kp.keys[i]
-	k.reason.Store(reason)
+	k.reason.Store(frozen(reason))
 	k.until.Store(until.UnixNano())
 }
 
@@ -179,7 +179,7 @@ func (h *Health) Failed(a Admission, b Breaker, now time.Time, e *llmerrors.Erro
 		return
 	}
 	if a == Probe || n >= b.Failures {
-		h.openedBy.Store(e)
+		h.openedBy.Store(frozen(e))
 		h.openUntil.Store(now.Add(b.OpenFor).UnixNano())
 		h.probing.Store(false)
 	}
@@ -198,3 +198,13 @@ func (h *Health) CircuitOpen() bool { return h.openUntil.Load() != 0 }
 
 // OpenedBy is the failure that last opened the circuit.
 func (h *Health) OpenedBy() *llmerrors.Error { return h.openedBy.Load() }
+
+// frozen copies an error kept for other requests to read: the request it
+// came from goes on to set its own request ID and headers on the original.
+func frozen(e *llmerrors.Error) *llmerrors.Error {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	return &c
+}
