@@ -591,7 +591,7 @@ func TestFlakyProvidersAreHidden(t *testing.T) {
 	}
 	primary := newFakeProvider(t, flaky)
 	backup := newFakeProvider(t, flaky)
-	tester := loadGateway(t, fmt.Sprintf(`
+	loadGateway(t, fmt.Sprintf(`
 		provider primary {
 			type openai
 			base_url %s/v1
@@ -606,7 +606,11 @@ func TestFlakyProvidersAreHidden(t *testing.T) {
 		fallback m backup:m
 		retry {
 			backoff 10ms
+			max_wait 3s
 		}`, primary.URL, backup.URL))
+	// A request may wait out Retry-After more than once: give the client
+	// the patience of an SDK, not caddytest's 5s.
+	client := &http.Client{Timeout: 30 * time.Second}
 
 	const requests, workers = 300, 8
 	var ok, failed atomic.Int64
@@ -618,7 +622,7 @@ func TestFlakyProvidersAreHidden(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				resp, err := tester.Client.Post(gatewayAddr+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+				resp, err := client.Post(gatewayAddr+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
 				if err != nil {
 					bad.Store(err.Error())
 					failed.Add(1)
