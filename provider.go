@@ -78,7 +78,7 @@ type Provider struct {
 // CircuitBreaker configures a provider's circuit breaker.
 type CircuitBreaker struct {
 	// Consecutive failures that open the circuit; -1 turns the breaker
-	// off. Default: 5.
+	// off. Default: 10.
 	Failures int64 `json:"failures,omitempty"`
 	// How long the circuit stays open before one probe request is let
 	// through. Default: 30s.
@@ -93,10 +93,12 @@ type upstreamHandler interface {
 
 // Provider defaults.
 const (
-	defaultTimeout         = 120 * time.Second
-	defaultDialTimeout     = 10 * time.Second
-	defaultKeyCooldown     = 60 * time.Second
-	defaultBreakerFailures = 5
+	defaultTimeout     = 120 * time.Second
+	defaultDialTimeout = 10 * time.Second
+	defaultKeyCooldown = 60 * time.Second
+	// Ten failures in a row: a provider that fails a quarter of its
+	// requests does that about once in a million, a dead one at once.
+	defaultBreakerFailures = 10
 	defaultBreakerOpenFor  = 30 * time.Second
 	// LLM traffic goes to few hosts with many concurrent long requests;
 	// Caddy's default of 32 idle connections per host churns connections
