@@ -38,7 +38,7 @@ func (x *exchange) admit(chain []route) bool {
 	if x.needUsage {
 		est = x.estimate(chain)
 	}
-	adm, err := x.g.store.Admit(x.r.Context(), x.key, est)
+	adm, err := x.g.store.Admit(x.r.Context(), x.key, newRequestID(), est)
 	if err != nil {
 		x.fail(&llmerrors.Error{
 			Code:    llmerrors.StoreError,

@@ -205,9 +205,7 @@ func TestNoSecretInAnswersOrLogs(t *testing.T) {
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(fmt.Sprintf(`{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+%s
 	log {
 		output file %s
 		level DEBUG
@@ -236,7 +234,7 @@ func TestNoSecretInAnswersOrLogs(t *testing.T) {
 		%s
 	}
 }
-`, logFile, gatewayAddr, accessFile, up.URL, providerSecret, clientSecret, storeIn(t)), "caddyfile")
+`, globalPorts(), logFile, gatewayAddr, accessFile, up.URL, providerSecret, clientSecret, storeIn(t)), "caddyfile")
 
 	var answers []string
 	send := func(key, model string, stream bool) {

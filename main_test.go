@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,10 +19,15 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// The integration tests run Caddy in process through caddytest (admin on
-// localhost:2999), so they share one Caddy instance and are not parallel.
-// Gateways listen on gatewayAddr; fake providers on 127.0.0.1.
-const gatewayAddr = "http://localhost:9080"
+// The integration tests run Caddy in process through caddytest, so they
+// share one Caddy instance and are not parallel. Its admin API, the
+// gateway's site (gatewayAddr) and fake providers listen on free loopback
+// ports picked at start, so the suite runs next to a running gateway or a
+// second copy of itself.
+var (
+	adminPort, httpPort, httpsPort int
+	gatewayAddr                    string
+)
 
 func TestMain(m *testing.M) {
 	// Caddy keeps its data (and the memory store its spend) under
@@ -32,6 +38,9 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_DATA_HOME", dir)
 	os.Setenv("XDG_CONFIG_HOME", dir)
+	adminPort, httpPort, httpsPort = freePort(), freePort(), freePort()
+	caddytest.Default.AdminPort = adminPort
+	gatewayAddr = fmt.Sprintf("http://localhost:%d", httpPort)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -48,9 +57,7 @@ func loadGateway(t *testing.T, body string) *caddytest.Tester {
 
 func gatewayConfig(body string) string {
 	return fmt.Sprintf(`{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+%s
 	grace_period 5s
 }
 %s {
@@ -58,7 +65,23 @@ func gatewayConfig(body string) string {
 %s
 	}
 }
-`, gatewayAddr, body)
+`, globalPorts(), gatewayAddr, body)
+}
+
+// globalPorts are the global options that put the test instance on its
+// own ports.
+func globalPorts() string {
+	return fmt.Sprintf("\tadmin localhost:%d\n\thttp_port %d\n\thttps_port %d", adminPort, httpPort, httpsPort)
+}
+
+// freePort is a TCP port nothing listens on now.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // recordedRequest is what a fake provider received.

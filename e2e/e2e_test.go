@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,12 +20,6 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-)
-
-// The addresses Caddyfile.example serves.
-const (
-	httpBase  = "http://127.0.0.1:8080"
-	httpsBase = "https://localhost:8443"
 )
 
 // caddyBin is the binary built once for the package's tests.
@@ -66,6 +61,47 @@ type gateway struct {
 	cmd     *exec.Cmd
 	dataDir string
 	log     *os.File
+	// httpBase and httpsBase are where it serves plain HTTP and HTTPS.
+	httpBase, httpsBase string
+}
+
+// freePort is a TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// exampleOnFreePorts is Caddyfile.example as shipped, with its three ports
+// (HTTP 8080, HTTPS 8443, admin 2019) moved to free ones, so the tests run
+// next to a gateway a developer started on the example.
+func exampleOnFreePorts(t *testing.T, dir string) (path string, httpPort, httpsPort int) {
+	t.Helper()
+	text, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort, httpsPort = freePort(t), freePort(t)
+	s := string(text)
+	for _, r := range [][2]string{
+		{"localhost:2019", fmt.Sprintf("localhost:%d", freePort(t))},
+		{"http://:8080", fmt.Sprintf("http://:%d", httpPort)},
+		{"https://localhost:8443", fmt.Sprintf("https://localhost:%d", httpsPort)},
+	} {
+		if !strings.Contains(s, r[0]) {
+			t.Fatalf("Caddyfile.example no longer holds %q; update the e2e test", r[0])
+		}
+		s = strings.ReplaceAll(s, r[0], r[1])
+	}
+	path = filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, httpPort, httpsPort
 }
 
 func startGateway(t *testing.T) *gateway {
@@ -75,17 +111,20 @@ func startGateway(t *testing.T) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(caddyBin, "run", "--config", "../Caddyfile.example")
+	config, httpPort, httpsPort := exampleOnFreePorts(t, dataDir)
+	cmd := exec.Command(caddyBin, "run", "--config", config)
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dataDir, "XDG_CONFIG_HOME="+dataDir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{cmd: cmd, dataDir: dataDir, log: logFile}
+	g := &gateway{cmd: cmd, dataDir: dataDir, log: logFile,
+		httpBase:  fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		httpsBase: fmt.Sprintf("https://localhost:%d", httpsPort)}
 	t.Cleanup(func() { g.stop(t) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(httpBase + "/health")
+		resp, err := http.Get(g.httpBase + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -164,9 +203,9 @@ func TestExampleOverHTTPAndHTTPS(t *testing.T) {
 		client *http.Client
 		proto  string
 	}{
-		{"http", httpBase, http.DefaultClient, "HTTP/1.1"},
-		{"https-h1", httpsBase, g.httpsClient(t, false), "HTTP/1.1"},
-		{"https-h2", httpsBase, g.httpsClient(t, true), "HTTP/2.0"},
+		{"http", g.httpBase, http.DefaultClient, "HTTP/1.1"},
+		{"https-h1", g.httpsBase, g.httpsClient(t, false), "HTTP/1.1"},
+		{"https-h2", g.httpsBase, g.httpsClient(t, true), "HTTP/2.0"},
 	}
 	for _, c := range clients {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,11 +18,12 @@ import (
 func TestSpendSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	config := filepath.Join(dir, "Caddyfile")
-	const base = "http://127.0.0.1:18080"
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	err := os.WriteFile(config, []byte(fmt.Sprintf(`{
 	admin off
 }
-http://:18080 {
+http://:%d {
 	bind 127.0.0.1
 	llm_gateway {
 		provider mock {
@@ -38,7 +39,7 @@ http://:18080 {
 		}
 	}
 }
-`, filepath.Join(dir, "spend.json"))), 0o644)
+`, port, filepath.Join(dir, "spend.json"))), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

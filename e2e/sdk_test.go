@@ -25,12 +25,13 @@ func TestOfficialSDKs(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	const base = "http://127.0.0.1:18081"
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	config := filepath.Join(dir, "Caddyfile")
 	err = os.WriteFile(config, []byte(fmt.Sprintf(`{
 	admin off
 }
-http://:18081 {
+http://:%d {
 	bind 127.0.0.1
 	llm_gateway {
 		provider mock {
@@ -56,7 +57,7 @@ http://:18081 {
 		}
 	}
 }
-`, filepath.Join(dir, "spend.json"))), 0o644)
+`, port, filepath.Join(dir, "spend.json"))), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

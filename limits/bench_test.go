@@ -51,7 +51,7 @@ func BenchmarkAdmissionPath(b *testing.B) {
 		if e := k.Allows("anthropic", "claude-sonnet-4-5"); e != nil {
 			b.Fatal(e)
 		}
-		a, _ := s.Admit(bg, k, est)
+		a, _ := s.Admit(bg, k, "", est)
 		if !a.Admitted {
 			b.Fatal(a.Err())
 		}
@@ -70,7 +70,7 @@ func BenchmarkAdmissionPathParallel(b *testing.B) {
 		for pb.Next() {
 			k, _ := kr.Authenticate(secret, time.Now())
 			k.Allows("anthropic", "claude-sonnet-4-5")
-			a, _ := s.Admit(bg, k, est)
+			a, _ := s.Admit(bg, k, "", est)
 			s.Settle(bg, k, &a, used)
 		}
 	})
@@ -85,7 +85,7 @@ func BenchmarkAdmissionPathParallelOneKey(b *testing.B) {
 		for pb.Next() {
 			k, _ := kr.Authenticate(secrets[0], time.Now())
 			k.Allows("anthropic", "claude-sonnet-4-5")
-			a, _ := s.Admit(bg, k, est)
+			a, _ := s.Admit(bg, k, "", est)
 			s.Settle(bg, k, &a, used)
 		}
 	})
@@ -114,7 +114,7 @@ func BenchmarkAdmitSettle(b *testing.B) {
 	k := kr.Keys()[0]
 	b.ReportAllocs()
 	for b.Loop() {
-		a, _ := s.Admit(bg, k, est)
+		a, _ := s.Admit(bg, k, "", est)
 		s.Settle(bg, k, &a, used)
 	}
 }
@@ -130,7 +130,7 @@ func BenchmarkAdmitSettleStore(b *testing.B) {
 	r := new(request)
 	b.ReportAllocs()
 	for b.Loop() {
-		r.admission, _ = s.Admit(bg, k, est)
+		r.admission, _ = s.Admit(bg, k, "", est)
 		s.Settle(bg, k, &r.admission, used)
 	}
 }

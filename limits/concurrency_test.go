@@ -39,7 +39,7 @@ func TestConcurrentBudget(t *testing.T) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 42))
 			for {
-				a, err := s.Admit(bg, k, Estimate{Tokens: 100, Cost: estimate})
+				a, err := s.Admit(bg, k, "", Estimate{Tokens: 100, Cost: estimate})
 				if err != nil {
 					t.Error(err)
 					return

@@ -116,12 +116,12 @@ var errNilKey = errors.New("limits: no key")
 // bucket and the session, a concurrency slot, and est.Cost from the
 // budget, all under the key's lock, so two requests never both take the
 // last of anything.
-func (s *MemoryStore) Admit(_ context.Context, k *Key, est Estimate) (Admission, error) {
+func (s *MemoryStore) Admit(_ context.Context, k *Key, id string, est Estimate) (Admission, error) {
 	if k == nil {
 		return Admission{}, errNilKey
 	}
 	est = Estimate{Tokens: max(est.Tokens, 0), Cost: nonNegative(est.Cost)}
-	a := Admission{key: k, est: est}
+	a := Admission{key: k, id: id, est: est}
 	p := &k.Policy
 	st := s.state.key(k.ID)
 	// Reading the clock costs as much as the rest of Admit on some

@@ -26,7 +26,7 @@ var bg = context.Background()
 
 func admit(t *testing.T, s *MemoryStore, k *Key, tokens int64, cost float64) Admission {
 	t.Helper()
-	a, err := s.Admit(bg, k, Estimate{Tokens: tokens, Cost: cost})
+	a, err := s.Admit(bg, k, "", Estimate{Tokens: tokens, Cost: cost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestRefusalCountsNothing(t *testing.T) {
 		{Tokens: 6000, Cost: 0.1}, // session
 		{Tokens: 2000, Cost: 0.1}, // tpm
 	} {
-		if a, _ := s.Admit(bg, k, est); a.Admitted {
+		if a, _ := s.Admit(bg, k, "", est); a.Admitted {
 			t.Fatalf("%+v admitted", est)
 		}
 	}
@@ -448,7 +448,7 @@ func TestAdmitZeroAllocs(t *testing.T) {
 	k := testKey(t, Policy{RPM: 1 << 40, TPM: 1 << 50, Concurrency: 1000, Budget: 1e12,
 		Session: &SessionQuota{Window: caddy.Duration(time.Hour), Tokens: 1 << 60}})
 	allocs := testing.AllocsPerRun(1000, func() {
-		a, _ := s.Admit(bg, k, Estimate{Tokens: 1000, Cost: 0.01})
+		a, _ := s.Admit(bg, k, "", Estimate{Tokens: 1000, Cost: 0.01})
 		s.Settle(bg, k, &a, Usage{Tokens: 900, Cost: 0.009})
 	})
 	if allocs != 0 {

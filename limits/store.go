@@ -12,11 +12,25 @@ import (
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 )
 
-// Store keeps every key's counters. Each method is one atomic step, so that a shared store (Redis, later) can do it in one round trip (a Lua script).
+// Store keeps every key's counters. Each method is one atomic step, so
+// that a shared store (Redis) can do it in one round trip (a script).
 type Store interface {
-	// Admit checks every limit of k for one request that is estimated to use est, and only when all pass, counts it against all of them (rpm, tpm, concurrency slot, session tokens, budget reservation). A refusal counts nothing.
-	Admit(ctx context.Context, k *Key, est Estimate) (Admission, error)
-	// Settle ends an admitted request: releases its concurrency slot, replaces its token and cost estimates with what it really used (a refund when it used less), and records the spend. It is called exactly once per admitted request, also when the request failed or the client left (then used may be zero, or the estimate when the provider may have billed it).
+	// Admit checks every limit of k for one request that is estimated
+	// to use est, and only when all pass, counts it against all of them
+	// (rpm, tpm, concurrency slot, session tokens, budget reservation).
+	// A refusal counts nothing.
+	//
+	// id names this admission: a shared store records it under id, so
+	// that a call repeated after a timeout counts once. The gateway makes
+	// a new random id for every request; it is never a value a client
+	// chose (such as its X-Request-Id), which could be replayed.
+	Admit(ctx context.Context, k *Key, id string, est Estimate) (Admission, error)
+	// Settle ends an admitted request: releases its concurrency slot,
+	// replaces its token and cost estimates with what it really used (a
+	// refund when it used less), and records the spend. It is called
+	// exactly once per admitted request, also when the request failed or
+	// the client left (then used may be zero, or the estimate when the
+	// provider may have billed it).
 	Settle(ctx context.Context, k *Key, a *Admission, used Usage) error
 }
 
@@ -74,6 +88,8 @@ type Admission struct {
 	Requests, Tokens RateInfo
 
 	key *Key
+	// id is the admission's id, as given to Admit.
+	id  string
 	est Estimate
 
 	// The refusal, when there was one.
@@ -100,6 +116,9 @@ type Admission struct {
 
 // Estimate is what the request was admitted (or refused) for.
 func (a *Admission) Estimate() Estimate { return a.est }
+
+// ID is the id the admission was made under.
+func (a *Admission) ID() string { return a.id }
 
 // Err is the error to answer a refused request with, nil when admitted.
 // Every 429 carries a RetryAfter of at least a second (the real wait where
