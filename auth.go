@@ -47,5 +47,5 @@ func (x *exchange) authenticate() bool {
 
 // mayUse reports whether the client's key may send requests on rt.
 func (x *exchange) mayUse(rt route) bool {
-	return x.key == nil || x.key.Allows(rt.provider.Name, rt.model) == nil
+	return x.key == nil || x.key.Allows(rt.Upstream.Name, rt.Model) == nil
 }

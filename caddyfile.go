@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +15,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
+	"golang.org/x/net/http/httpguts"
 
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 	"github.com/llmgateway/caddy-llm-gateway/limits"
@@ -41,6 +45,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			base_url <url>
 //			api_key <key> [<key>...]
 //			models <name|pattern>...
+//			headers {
+//				<name> <value>
+//			}
+//			transport <module> {
+//				<reverse_proxy's transport syntax>
+//			}
 //			timeout <duration>
 //			dial_timeout <duration>
 //			stream_idle_timeout <duration>
@@ -77,10 +87,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_attempts <n>
 //			backoff <duration>
 //			max_wait <duration>
+//			max_duration <duration>
 //		}
 //	}
 //
-// `provider` and `key` may be given without a block. A key's secret may
+// `provider` and `key` may be given without a block. A provider's
+// `transport` is a module of reverse_proxy's transport namespace, written
+// as reverse_proxy takes it (`transport http { tls_trust_pool ...;
+// forward_proxy_url ...; versions h2c 2 }`); `timeout` and `dial_timeout`
+// are shorthands for its response_header_timeout and dial_timeout. Every
+// provider but the mock is written out with its transport (Caddy's `http`
+// one when none is given, completed as provider.go says), so that `caddy
+// adapt` shows what runs. A key's secret may
 // be a placeholder (`{env.TEAM_KEY}`), resolved when the config loads; a
 // literal secret is hashed here, so the adapted JSON holds only its SHA-256.
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -216,6 +234,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 						return err
 					}
 					g.Retry.MaxWait = v
+				case "max_duration":
+					v, err := durationArg(d)
+					if err != nil {
+						return err
+					}
+					g.Retry.MaxDuration = v
 				default:
 					return d.Errf("retry: unknown subdirective %q", d.Val())
 				}
@@ -229,6 +253,8 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {
 	p := new(Provider)
+	var transport http.RoundTripper
+	var transportName string
 	if !d.NextArg() {
 		return nil, d.Errf("provider: want `provider <name> { ... }`")
 	}
@@ -268,6 +294,13 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {
 			p.KeyCooldown, err = durationArg(d)
 		case "circuit_breaker":
 			p.CircuitBreaker, err = unmarshalBreaker(d)
+		case "headers":
+			err = unmarshalHeaders(d, p)
+		case "transport":
+			if transport != nil {
+				return nil, d.Errf("provider %s: transport is given twice", p.Name)
+			}
+			transport, transportName, err = unmarshalTransport(d, p.Name)
 		default:
 			return nil, d.Errf("provider %s: unknown subdirective %q", p.Name, d.Val())
 		}
@@ -275,7 +308,94 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {
 			return nil, err
 		}
 	}
-	return p, nil
+	return p, p.writeTransport(d, transport, transportName)
+}
+
+// unmarshalHeaders reads `headers { <name> <value> ... }`.
+func unmarshalHeaders(d *caddyfile.Dispenser, p *Provider) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if !httpguts.ValidHeaderFieldName(name) {
+			return d.Errf("provider %s: headers: %q is not a header name", p.Name, name)
+		}
+		v, err := singleArg(d)
+		if err != nil {
+			return err
+		}
+		if p.Headers == nil {
+			p.Headers = make(map[string]string)
+		}
+		p.Headers[http.CanonicalHeaderKey(name)] = v
+	}
+	if len(p.Headers) == 0 {
+		return d.Errf("provider %s: headers needs at least one `<name> <value>` line", p.Name)
+	}
+	return nil
+}
+
+// unmarshalTransport reads `transport <module> { ... }` with the module's
+// own Caddyfile syntax, as reverse_proxy does.
+func unmarshalTransport(d *caddyfile.Dispenser, provider string) (http.RoundTripper, string, error) {
+	if !d.NextArg() {
+		return nil, "", d.Errf("provider %s: transport: want `transport <module> { ... }`, e.g. `transport http { ... }`", provider)
+	}
+	name := d.Val()
+	unm, err := caddyfile.UnmarshalModule(d, "http.reverse_proxy.transport."+name)
+	if err != nil {
+		return nil, "", err
+	}
+	rt, ok := unm.(http.RoundTripper)
+	if !ok {
+		return nil, "", d.Errf("provider %s: transport module %s is not an HTTP transport", provider, name)
+	}
+	return rt, name, nil
+}
+
+// writeTransport writes the provider's transport into its JSON: the one
+// configured, or Caddy's `http` transport, completed with the provider's
+// needs and the timeout shorthands. The mock runs in process and has
+// none; its timeout stays its own.
+func (p *Provider) writeTransport(d *caddyfile.Dispenser, rt http.RoundTripper, name string) error {
+	typ, err := p.resolveType()
+	if err != nil || typ.Name == "mock" {
+		if rt != nil {
+			return d.Errf("provider %s: the mock runs in process and takes no transport", p.Name)
+		}
+		return nil // an unknown type is reported at load
+	}
+	if rt == nil {
+		rt, name = new(reverseproxy.HTTPTransport), "http"
+	}
+	timeout, dialTimeout := p.Timeout, p.DialTimeout
+	p.Timeout, p.DialTimeout = 0, 0
+	if timeout == 0 {
+		timeout = caddy.Duration(defaultTimeout)
+	}
+	if dialTimeout == 0 {
+		dialTimeout = caddy.Duration(defaultDialTimeout)
+	}
+	if ht, ok := rt.(*reverseproxy.HTTPTransport); ok {
+		scheme := "https"
+		if base := p.BaseURL; base != "" {
+			scheme = "" // a placeholder: TLS is decided at load
+			if u, err := url.Parse(base); err == nil && !strings.Contains(base, "{") {
+				scheme = u.Scheme
+			}
+		} else if typ.DefaultBaseURL != "" {
+			if u, err := url.Parse(typ.DefaultBaseURL); err == nil {
+				scheme = u.Scheme
+			}
+		}
+		completeHTTPTransport(ht, scheme, timeout, dialTimeout)
+	} else {
+		// another transport keeps the shorthands in the provider
+		p.Timeout, p.DialTimeout = timeout, dialTimeout
+	}
+	p.TransportRaw = caddyconfig.JSONModuleObject(rt, "protocol", name, nil)
+	return nil
 }
 
 // unmarshalBreaker reads `circuit_breaker <failures> [<open_for>]` or

@@ -3,6 +3,7 @@ package llmgateway
 import (
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,9 +13,13 @@ import (
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 	"github.com/llmgateway/caddy-llm-gateway/limits"
 	"github.com/llmgateway/caddy-llm-gateway/providers"
+	"github.com/llmgateway/caddy-llm-gateway/relay"
+	"github.com/llmgateway/caddy-llm-gateway/request"
 )
 
-// exchange is one client request on its way through the gateway.
+// exchange is one client request on its way through the gateway: what
+// the shell learns of it (its ID, envelope, key, body, admission) and the
+// result of its trip upstream, which relay returns.
 type exchange struct {
 	g    *Gateway
 	w    http.ResponseWriter
@@ -29,39 +34,23 @@ type exchange struct {
 	format          llmerrors.Format
 
 	endpoint *providers.Endpoint
-	body     []byte
-	model    string
-	stream   bool
-
-	// upstreamHeader is the header every attempt sends.
-	upstreamHeader http.Header
-	// needUsage is set when the key's limits count tokens, so answers
-	// are read for their usage.
-	needUsage bool
-
-	// what the access log and placeholders report
-	provider, upstreamModel string
-	errCode                 llmerrors.Code
-	attempts                int
-	// gone is set when the client left before its answer was complete.
-	gone bool
-	// usage is what the answer reported it used, when sawUsage.
-	usage    providers.Usage
-	sawUsage bool
-	// answered is set once an answer began reaching the client; wrote
-	// once anything (an answer or an error) did.
-	answered, wrote bool
+	body     *request.Body
+	// model is the model the client asked for.
+	model string
 
 	// key is the client's key (the anonymous one when none are
 	// configured); admission is its admission, to settle when admitted.
-	key            *limits.Key
-	admission      limits.Admission
-	admitted       bool
-	estimated      limits.Estimate
-	ownRateHeaders bool
+	key       *limits.Key
+	admission limits.Admission
+	admitted  bool
+	estimated limits.Estimate
 
-	// aw is the writer of the current attempt, reused by each.
-	aw attemptWriter
+	// result is how the trip upstream ended; errCode the code of the
+	// error the client got, if any; wrote is set once anything reached
+	// the client.
+	result  relay.Result
+	errCode llmerrors.Code
+	wrote   bool
 }
 
 // ServeHTTP answers the gateway's paths; anything else is not_found.
@@ -145,7 +134,7 @@ func (x *exchange) recoverPanic() {
 	}
 	x.g.logger.Error("the gateway panicked; this is a bug",
 		zap.String("request_id", x.id), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
-	if x.wrote {
+	if x.wrote || x.result.Committed {
 		panic(http.ErrAbortHandler)
 	}
 	x.fail(&llmerrors.Error{
@@ -159,10 +148,13 @@ func (x *exchange) fail(e *llmerrors.Error) {
 	x.wrote = true
 	e.RequestID = x.id
 	x.errCode = e.Code
-	if e.Provider != "" {
-		x.provider = e.Provider
+	h := x.w.Header()
+	if p := x.providerName(e); p != "" {
+		h["X-Llm-Provider"] = []string{p}
 	}
-	x.setRouteHeaders(x.w.Header())
+	if n := x.result.Attempts; n > 0 {
+		h.Set("X-Llm-Attempts", strconv.Itoa(n))
+	}
 	if err := llmerrors.Write(x.w, x.format, e); err != nil {
 		x.g.logger.Debug("writing error envelope", zap.String("request_id", x.id), zap.Error(err))
 	}
@@ -205,4 +197,16 @@ func (x *exchange) report() {
 	if extra, ok := x.r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.Inline(logFields{x}))
 	}
+}
+
+// providerName is the provider the answer names: the one e concerns, else
+// the last one tried.
+func (x *exchange) providerName(e *llmerrors.Error) string {
+	if e != nil && e.Provider != "" {
+		return e.Provider
+	}
+	if up := x.result.Route.Upstream; up != nil {
+		return up.Name
+	}
+	return ""
 }

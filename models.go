@@ -52,7 +52,7 @@ func (x *exchange) serveModels(id string) {
 		if !x.mayUse(m.route) || (id != "" && m.name != id) {
 			continue
 		}
-		oa = append(oa, openAIModel{m.name, "model", created, m.route.provider.Name})
+		oa = append(oa, openAIModel{m.name, "model", created, m.route.Upstream.Name})
 		an = append(an, anthropicModel{"model", m.name, m.name, createdAt})
 	}
 	switch {

@@ -2,13 +2,14 @@
 // (OpenAI, Anthropic, Groq, OpenRouter, Gemini, Mistral, DeepSeek and any
 // OpenAI-compatible server): it authenticates the client keys it issues,
 // enforces each key's limits, routes each request to a provider with the
-// provider's own key through Caddy's reverse_proxy, streams the answer back
+// provider's own key through Caddy's HTTP transport, streams the answer back
 // and turns every failure into one documented JSON error envelope.
 package llmgateway
 
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,6 +18,7 @@ import (
 
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 	"github.com/llmgateway/caddy-llm-gateway/limits"
+	"github.com/llmgateway/caddy-llm-gateway/relay"
 )
 
 func init() {
@@ -80,7 +82,8 @@ type Gateway struct {
 
 	// A JSON file holding an array of keys, in the same form as Keys
 	// (with key_sha256, never the secret). It is read again on every
-	// config load.
+	// config load. Placeholders such as `{env.KEYS_DIR}` are replaced; a
+	// file other users can write gets a warning at load.
 	KeysFile string `json:"keys_file,omitempty"`
 
 	// Limits for keys that leave a limit unset, field by field.
@@ -94,6 +97,7 @@ type Gateway struct {
 
 	logger  *zap.Logger
 	format  llmerrors.Format
+	retry   relay.Policy
 	router  *router
 	started time.Time
 	keyring *limits.Keyring
@@ -127,6 +131,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		g.Retry = new(RetryPolicy)
 	}
 	g.Retry.setDefaults()
+	g.retry = g.Retry.policy()
 	repl := caddy.NewReplacer()
 	for _, p := range g.Providers {
 		if err := p.provision(ctx, repl); err != nil {
@@ -139,6 +144,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.provisionLimits(ctx, repl); err != nil {
 		return err
 	}
+	g.warnAboutAccessLogs(ctx)
 	return nil
 }
 
@@ -147,7 +153,12 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error {
 	keys := g.Keys
 	if g.KeysFile != "" {
-		fromFile, err := limits.LoadKeysFile(g.KeysFile)
+		path := repl.ReplaceKnown(g.KeysFile, "")
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
+			g.logger.Warn("keys_file can be written by other users, who could add keys of their own at the next reload; make it writable by its owner only (chmod go-w)",
+				zap.String("keys_file", path), zap.String("mode", fi.Mode().Perm().String()))
+		}
+		fromFile, err := limits.LoadKeysFile(path)
 		if err != nil {
 			return fmt.Errorf("keys_file: %w", err)
 		}
@@ -168,7 +179,7 @@ func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error
 		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
 	}
 	if g.prices, err = limits.NewPriceTable(g.Prices); err != nil {
-		return fmt.Errorf("price: %w", err)
+		return err // it names the price
 	}
 	if g.ReserveOutputTokens == 0 {
 		g.ReserveOutputTokens = defaultReserveOutputTokens
@@ -184,20 +195,47 @@ func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error
 	return nil
 }
 
-// Validate checks the provisioned configuration.
+// Validate checks the provisioned configuration: every number and
+// duration (validate.go), with messages that name the directive and the
+// value at fault.
 func (g *Gateway) Validate() error {
-	if g.MaxRequestBody < 0 {
-		return fmt.Errorf("max_request_body: must be positive, got %d", g.MaxRequestBody)
-	}
 	if len(g.Providers) == 0 {
 		return fmt.Errorf("llm_gateway: at least one provider is required")
 	}
-	return nil
+	return g.validateNumbers()
+}
+
+// warnAboutAccessLogs warns when client keys are configured and a server
+// of this config writes access logs: Caddy logs a copy of each request's
+// headers taken before any handler runs, and hides only Authorization
+// among the headers clients send keys in (x-api-key, x-goog-api-key are
+// logged unless the log filters them). Caddy does not let a handler see a
+// log's encoder, so the warning cannot tell whether the filter is there.
+func (g *Gateway) warnAboutAccessLogs(ctx caddy.Context) {
+	if g.keyring.Anonymous() {
+		return
+	}
+	for _, m := range ctx.Modules() {
+		app, ok := m.(*caddyhttp.App)
+		if !ok {
+			continue
+		}
+		for name, srv := range app.Servers {
+			if srv.Logs == nil {
+				continue
+			}
+			msg := "this server writes access logs, which record request headers before the gateway sees them: unless its log has `format filter { request>headers>X-Api-Key delete; request>headers>X-Goog-Api-Key delete }` (as Caddyfile.example's does), client keys sent as x-api-key (Claude Code, Anthropic SDKs) or x-goog-api-key are written to the log"
+			if srv.Logs.ShouldLogCredentials {
+				msg = "this server logs credentials (log_credentials): every client key, Authorization included, is written to its access log"
+			}
+			g.logger.Warn(msg, zap.String("server", name))
+		}
+	}
 }
 
 // Cleanup releases what Provision acquired, also after a Provision that
-// failed half way. The providers' reverse_proxy modules were loaded through
-// the Caddy context, which cleans them up.
+// failed half way. The providers' transports were loaded through the
+// Caddy context, which cleans them up.
 func (g *Gateway) Cleanup() error {
 	for _, p := range g.Providers {
 		releaseHealth(p)

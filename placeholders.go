@@ -21,22 +21,22 @@ func (x *exchange) placeholder(key string) (any, bool) {
 	case "request_id":
 		return x.id, true
 	case "provider":
-		return x.provider, true
+		return x.providerName(nil), true
 	case "model":
-		return x.upstreamModel, true
+		return x.result.Route.Model, true
 	case "error.code":
 		return string(x.errCode), true
 	case "attempts":
-		return x.attempts, true
+		return x.result.Attempts, true
 	case "key":
 		if x.key == nil {
 			return "", true
 		}
 		return x.key.Name, true
 	case "input_tokens":
-		return x.usage.Input, true
+		return x.result.Usage.Input, true
 	case "output_tokens":
-		return x.usage.Output, true
+		return x.result.Usage.Output, true
 	}
 	return nil, false
 }
@@ -49,24 +49,24 @@ type logFields struct{ x *exchange }
 func (f logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	x := f.x
 	enc.AddString("llm_request_id", x.id)
-	if x.provider != "" {
-		enc.AddString("llm_provider", x.provider)
+	if p := x.providerName(nil); p != "" {
+		enc.AddString("llm_provider", p)
 	}
-	if x.upstreamModel != "" {
-		enc.AddString("llm_model", x.upstreamModel)
+	if m := x.result.Route.Model; m != "" {
+		enc.AddString("llm_model", m)
 	}
 	if x.errCode != "" {
 		enc.AddString("llm_error_code", string(x.errCode))
 	}
-	if x.attempts > 0 {
-		enc.AddInt("llm_attempts", x.attempts)
+	if n := x.result.Attempts; n > 0 {
+		enc.AddInt("llm_attempts", n)
 	}
 	if x.key != nil {
 		enc.AddString("llm_key", x.key.Name)
 	}
-	if x.sawUsage {
-		enc.AddInt64("llm_input_tokens", x.usage.Input)
-		enc.AddInt64("llm_output_tokens", x.usage.Output)
+	if x.result.SawUsage {
+		enc.AddInt64("llm_input_tokens", x.result.Usage.Input)
+		enc.AddInt64("llm_output_tokens", x.result.Usage.Output)
 	}
 	return nil
 }

@@ -77,13 +77,12 @@ func TestRetriesNextKeyWhenRateLimited(t *testing.T) {
 	if limited != 1 {
 		t.Errorf("the rate-limited key was tried %d times, want once", limited)
 	}
+	// Providers rate-limit per model: the key is aside for model m only,
+	// and serves every other model meanwhile.
 	_, status := get(t, tester, "/status")
-	wantJSON(t, status, "providers.0.keys.0.state", "cooling_down")
+	wantJSON(t, status, "providers.0.keys.0.state", "healthy")
+	wantJSON(t, status, "providers.0.keys.0.rate_limited_models", []any{"m"})
 	wantJSON(t, status, "providers.0.keys.1.state", "healthy")
-	until, err := time.Parse(time.RFC3339, gjson.GetBytes(status, "providers.0.keys.0.until").Str)
-	if err != nil || time.Until(until) < 20*time.Second || time.Until(until) > 40*time.Second {
-		t.Errorf("cooling key returns at %v, want about 30s from now (%v)", until, err)
-	}
 	if strings.Contains(string(status), "sk-limited") {
 		t.Errorf("/status shows a key")
 	}
@@ -572,8 +571,17 @@ func mustRead(r *http.Request) []byte {
 // provider keys and one fallback sees almost no errors, and those it sees
 // are correct envelopes with retry guidance.
 func TestFlakyProvidersAreHidden(t *testing.T) {
+	// Seeded: the failures come in the same sequence on every run (which
+	// request meets which depends on scheduling, not on luck).
+	var diceMu sync.Mutex
+	dice := rand.New(rand.NewPCG(1, 2))
+	roll := func() int {
+		diceMu.Lock()
+		defer diceMu.Unlock()
+		return dice.IntN(12)
+	}
 	flaky := func(w http.ResponseWriter, r *http.Request) {
-		switch rand.IntN(12) {
+		switch roll() {
 		case 0:
 			errorAnswer(429, map[string]string{"Retry-After": "1", "Content-Type": "application/json"},
 				`{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`)(w, r)
@@ -605,6 +613,7 @@ func TestFlakyProvidersAreHidden(t *testing.T) {
 		}
 		fallback m backup:m
 		retry {
+			max_attempts 5
 			backoff 10ms
 			max_wait 3s
 		}`, primary.URL, backup.URL))

@@ -6,17 +6,12 @@ import (
 	"strings"
 
 	"github.com/llmgateway/caddy-llm-gateway/providers"
+	"github.com/llmgateway/caddy-llm-gateway/relay"
 )
 
 // route is where one attempt goes: a provider and the model name it is
 // sent under.
-type route struct {
-	provider *Provider
-	model    string
-}
-
-// String is the route as `provider:model`, the form prices and logs use.
-func (r route) String() string { return r.provider.Name + ":" + r.model }
+type route = relay.Route
 
 // router resolves the model a client asks for into routes. It is built
 // once per config load and only read afterwards.
@@ -75,7 +70,7 @@ func newRouter(provs []*Provider, aliases map[string]string, fallbacks map[strin
 	for _, p := range provs {
 		for _, m := range p.Models {
 			if !strings.Contains(m, "*") && rt.exact[m] == p {
-				rt.listed = append(rt.listed, listedModel{m, route{p, m}})
+				rt.listed = append(rt.listed, listedModel{m, route{Upstream: p.up, Model: m}})
 			}
 		}
 	}
@@ -108,7 +103,7 @@ func (rt *router) explicit(name string) (route, bool) {
 	if !ok {
 		return route{}, false
 	}
-	return route{p, name[i+1:]}, true
+	return route{Upstream: p.up, Model: name[i+1:]}, true
 }
 
 // resolve finds the route of a model name: `provider:model`, else an
@@ -121,11 +116,11 @@ func (rt *router) resolve(model string) (route, bool) {
 		return r, true
 	}
 	if p, ok := rt.exact[model]; ok {
-		return route{p, model}, true
+		return route{Upstream: p.up, Model: model}, true
 	}
 	for _, mp := range rt.patterns {
 		if providers.MatchModel(mp.pattern, model) {
-			return route{mp.provider, model}, true
+			return route{Upstream: mp.provider.up, Model: model}, true
 		}
 	}
 	return route{}, false

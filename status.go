@@ -2,6 +2,7 @@ package llmgateway
 
 import (
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ type statusKey struct {
 	Index int        `json:"index"`
 	State string     `json:"state"`
 	Until *time.Time `json:"until"`
+	// RateLimitedModels are the models the provider rate-limited this
+	// key for (it serves the others meanwhile).
+	RateLimitedModels []string `json:"rate_limited_models,omitempty"`
 }
 
 type statusProvider struct {
@@ -31,6 +35,9 @@ type statusProvider struct {
 	Type  string      `json:"type"`
 	State string      `json:"state"`
 	Keys  []statusKey `json:"keys"`
+	// CircuitOpenModels are the models whose own circuit is open (5xx
+	// answers); the provider's other models are served meanwhile.
+	CircuitOpenModels []string `json:"circuit_open_models,omitempty"`
 }
 
 // Provider and key states in /status.
@@ -52,8 +59,8 @@ func (x *exchange) serveStatus() {
 	for _, p := range x.g.Providers {
 		sp := statusProvider{Name: p.Name, Type: p.typ.Name, State: stateHealthy, Keys: []statusKey{}}
 		ready := 0
-		for _, ks := range p.keyPool.States(now) {
-			k := statusKey{Index: ks.Index, State: stateHealthy}
+		for _, ks := range p.up.Pool.States(now) {
+			k := statusKey{Index: ks.Index, State: stateHealthy, RateLimitedModels: ks.ModelsAside}
 			if !ks.Until.IsZero() {
 				until := ks.Until.UTC().Add(time.Second - 1).Truncate(time.Second)
 				k.State, k.Until = stateCoolingDown, &until
@@ -62,13 +69,15 @@ func (x *exchange) serveStatus() {
 			}
 			sp.Keys = append(sp.Keys, k)
 		}
+		sp.CircuitOpenModels = p.up.Health.OpenModels()
+		slices.Sort(sp.CircuitOpenModels)
 		switch {
-		case p.health.CircuitOpen():
+		case p.up.Health.ProviderCircuitOpen():
 			sp.State = stateCircuitOpen
 		case len(sp.Keys) > 0 && ready == 0:
 			sp.State = stateCoolingDown
 		}
-		if sp.State != stateHealthy {
+		if sp.State != stateHealthy || len(sp.CircuitOpenModels) > 0 {
 			overall = "degraded"
 		}
 		provs = append(provs, sp)

@@ -116,7 +116,7 @@ func FuzzClassify(f *testing.F) {
 				e := Classify(tp, typ, Reply{Status: status, Header: h, Body: b, Keys: keys})
 				checkNoLeak(t, e)
 			}
-			checkNoLeak(t, ClassifyStreamError("openrouter", b))
+			checkNoLeak(t, ClassifyStreamError("openrouter", b, nil))
 		}
 	})
 }

@@ -47,8 +47,9 @@ var streamErrorStatus = map[string]int{
 // has no HTTP status of its own, so the status comes from the error's
 // numeric code, else its type, status or code; one that cannot be read at
 // all is a provider_error (the stream was good until then, so the
-// provider failed rather than answered garbage).
-func ClassifyStreamError(provider string, data []byte) *llmerrors.Error {
+// provider failed rather than answered garbage). keys are the provider's
+// keys, scrubbed from the message as on every other path.
+func ClassifyStreamError(provider string, data []byte, keys []string) *llmerrors.Error {
 	status := 0
 	inner := gjson.GetBytes(data, "error")
 	if failed := gjson.GetBytes(data, "response.error"); !inner.IsObject() && failed.IsObject() {
@@ -72,7 +73,7 @@ func ClassifyStreamError(provider string, data []byte) *llmerrors.Error {
 	if status == 0 {
 		status = 500
 	}
-	e := Classify(nil, provider, Reply{Status: status, Body: data})
+	e := Classify(nil, provider, Reply{Status: status, Body: data, Keys: keys})
 	if e.Code == llmerrors.InvalidProviderResponse {
 		e.Code = llmerrors.ProviderError
 		e.Message = "Provider '" + provider + "' failed in the middle of the answer. Retry the request."

@@ -54,7 +54,7 @@ func TestClassifyStreamError(t *testing.T) {
 			llmerrors.ProviderError, "Provider 'p' failed in the middle of the answer. Retry the request.", 0},
 	}
 	for _, c := range cases {
-		e := ClassifyStreamError("p", []byte(c.data))
+		e := ClassifyStreamError("p", []byte(c.data), nil)
 		if e.Code != c.code {
 			t.Errorf("%s: code %q, want %q (%q)", c.name, e.Code, c.code, e.Message)
 			continue
@@ -74,7 +74,7 @@ func TestClassifyStreamError(t *testing.T) {
 // A stream error rendered as the SSE event the client gets: one event,
 // the envelope of the client's protocol.
 func TestStreamErrorEvent(t *testing.T) {
-	e := ClassifyStreamError("anthropic", []byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`))
+	e := ClassifyStreamError("anthropic", []byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`), nil)
 	e.RequestID = "req_gw_0001"
 	got := string(llmerrors.StreamEvent(true, e))
 	want := "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Provider 'anthropic' is overloaded. Retry after a short wait.\"},\"request_id\":\"req_gw_0001\"}\n\n"
@@ -85,5 +85,23 @@ func TestStreamErrorEvent(t *testing.T) {
 	want = "data: {\"error\":{\"message\":\"Provider 'anthropic' is overloaded. Retry after a short wait.\",\"type\":\"service_unavailable\",\"param\":null,\"code\":\"503\"}}\n\n"
 	if got != want {
 		t.Errorf("openai event\n got %q\nwant %q", got, want)
+	}
+}
+
+// A stream's error message is scrubbed of the provider's configured keys,
+// as a non-streamed error is, even when the key has no shape the pattern
+// scrubbing knows.
+func TestStreamErrorScrubsConfiguredKeys(t *testing.T) {
+	const key = "correct-horse-battery-staple" // no shape the patterns know
+	data := []byte(`{"error":{"message":"upstream refused token correct-horse-battery-staple for this model","type":"server_error"}}`)
+	if e := ClassifyStreamError("vllm", data, nil); !strings.Contains(e.Message, key) {
+		t.Fatalf("the pattern scrubbing alone now catches the key, so this test proves nothing: %s", e.Message)
+	}
+	e := ClassifyStreamError("vllm", data, []string{key})
+	if strings.Contains(e.Message, key) {
+		t.Fatalf("the configured key reached the message: %s", e.Message)
+	}
+	if !strings.Contains(e.Message, "upstream refused") {
+		t.Errorf("the message lost its text: %s", e.Message)
 	}
 }

@@ -12,16 +12,23 @@ type Endpoint struct {
 	// Generates marks endpoints whose answers produce output tokens (and
 	// so reserve output in token limits and budgets).
 	Generates bool
+	// StreamUsage marks endpoints whose streams report usage only when
+	// asked with stream_options.include_usage.
+	StreamUsage bool
+	// Free marks endpoints the provider charges nothing for
+	// (count_tokens): they count against a key's rpm and concurrency,
+	// never its tokens or budget.
+	Free bool
 }
 
 // endpoints are the POST paths of CONTRACT.md ("Paths").
 var endpoints = map[string]*Endpoint{
-	"/v1/chat/completions":      {Path: "/v1/chat/completions", Protocol: OpenAI, Required: "messages", Generates: true},
-	"/v1/completions":           {Path: "/v1/completions", Protocol: OpenAI, Generates: true},
+	"/v1/chat/completions":      {Path: "/v1/chat/completions", Protocol: OpenAI, Required: "messages", Generates: true, StreamUsage: true},
+	"/v1/completions":           {Path: "/v1/completions", Protocol: OpenAI, Generates: true, StreamUsage: true},
 	"/v1/embeddings":            {Path: "/v1/embeddings", Protocol: OpenAI},
 	"/v1/responses":             {Path: "/v1/responses", Protocol: OpenAI, Generates: true},
 	"/v1/messages":              {Path: "/v1/messages", Protocol: Anthropic, Required: "messages", Generates: true},
-	"/v1/messages/count_tokens": {Path: "/v1/messages/count_tokens", Protocol: Anthropic, Required: "messages"},
+	"/v1/messages/count_tokens": {Path: "/v1/messages/count_tokens", Protocol: Anthropic, Required: "messages", Free: true},
 }
 
 // LookupEndpoint returns the endpoint served at path.

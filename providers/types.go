@@ -90,6 +90,9 @@ type Type struct {
 	// stream_options.include_usage, which the gateway adds when a key's
 	// limits count tokens.
 	StreamUsageOption bool
+	// ClientPaths marks a provider that serves the client's paths as
+	// they are, whatever its base URL (the mock).
+	ClientPaths bool
 }
 
 // Speaks reports whether t speaks protocol p.
@@ -101,6 +104,9 @@ func (t *Type) Speaks(p Protocol) bool { return slices.Contains(t.Protocols, p) 
 // <base>/chat/completions; Anthropic's does not, so /v1/messages becomes
 // <base>/v1/messages.
 func (t *Type) UpstreamPath(basePath, clientPath string, p Protocol) string {
+	if t.ClientPaths {
+		return clientPath
+	}
 	basePath = strings.TrimSuffix(basePath, "/")
 	if p == OpenAI {
 		return basePath + strings.TrimPrefix(clientPath, "/v1")
@@ -119,7 +125,7 @@ var types = map[string]*Type{
 	"gemini":     {Name: "gemini", DefaultBaseURL: "https://generativelanguage.googleapis.com/v1beta/openai", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
 	"mistral":    {Name: "mistral", DefaultBaseURL: "https://api.mistral.ai/v1", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true},
 	"deepseek":   {Name: "deepseek", DefaultBaseURL: "https://api.deepseek.com", Protocols: openAIOnly, Auth: AuthBearer, NeedsKey: true, StreamUsageOption: true},
-	"mock":       {Name: "mock", Protocols: []Protocol{OpenAI, Anthropic}, Auth: AuthNone, StreamUsageOption: true, ErrorsIn200: true},
+	"mock":       {Name: "mock", Protocols: []Protocol{OpenAI, Anthropic}, Auth: AuthNone, StreamUsageOption: true, ErrorsIn200: true, ClientPaths: true},
 }
 
 // Lookup returns the type called name.

@@ -28,7 +28,7 @@ var usageKey = []byte(`"usage"`)
 // message_delta (output only) keeps the input of its message_start. It
 // reports whether the document held any usage.
 func ReadUsage(doc []byte, u *Usage) bool {
-	if !bytes.Contains(doc, usageKey) {
+	if !hasUsageObject(doc) {
 		return false
 	}
 	for _, p := range usagePaths {
@@ -58,4 +58,31 @@ func ReadUsage(doc []byte, u *Usage) bool {
 		}
 	}
 	return false
+}
+
+// hasUsageObject reports whether doc has a "usage" member whose value is
+// an object, without parsing it: OpenAI stream chunks under include_usage
+// carry "usage":null in every chunk but the last, and most events have no
+// usage at all.
+func hasUsageObject(doc []byte) bool {
+	for rest := doc; ; {
+		i := bytes.Index(rest, usageKey)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(usageKey):]
+		j := 0
+		for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\r' || rest[j] == '\n') {
+			j++
+		}
+		if j < len(rest) && rest[j] == ':' {
+			j++
+			for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\r' || rest[j] == '\n') {
+				j++
+			}
+			if j < len(rest) && rest[j] == '{' {
+				return true
+			}
+		}
+	}
 }
