@@ -43,15 +43,15 @@ func TestParseDecodesEscapedModel(t *testing.T) {
 
 func TestParseOutputCaps(t *testing.T) {
 	for body, want := range map[string]int64{
-		`{"model":"m","max_tokens":100}`:                             100,
-		`{"model":"m","max_completion_tokens":200}`:                  200,
-		`{"model":"m","max_output_tokens":300}`:                      300,
-		`{"model":"m","max_tokens":0,"max_completion_tokens":50}`:    50,
-		`{"model":"m","max_tokens":"100"}`:                           0,
-		`{"model":"m","max_tokens":-5}`:                              0,
-		`{"model":"m","max_tokens":1.5}`:                             0,
-		`{"model":"m","max_tokens":1e3}`:                             1000,
-		`{"model":"m","max_tokens":1e400}`:                           1<<63 - 1,
+		`{"model":"m","max_tokens":100}`:                              100,
+		`{"model":"m","max_completion_tokens":200}`:                   200,
+		`{"model":"m","max_output_tokens":300}`:                       300,
+		`{"model":"m","max_tokens":0,"max_completion_tokens":50}`:     50,
+		`{"model":"m","max_tokens":"100"}`:                            0,
+		`{"model":"m","max_tokens":-5}`:                               0,
+		`{"model":"m","max_tokens":1.5}`:                              0,
+		`{"model":"m","max_tokens":1e3}`:                              1000,
+		`{"model":"m","max_tokens":1e400}`:                            1<<63 - 1,
 		`{"model":"m","max_tokens":99999999999999999999999999999999}`: 1<<63 - 1,
 	} {
 		b, e := Parse([]byte(body), NoRequired)
