@@ -34,7 +34,9 @@ type attempt struct {
 	cancel context.CancelCauseFunc
 	idle   idleWatch
 	// dialErr is the dialer's own error, which Caddy's transport hides
-	// inside an error that cannot be unwrapped.
+	// inside an error that cannot be unwrapped. The dial may still run
+	// after RoundTrip returned, on its own goroutine: hence the lock.
+	dialMu  sync.Mutex
 	dialErr error
 }
 
@@ -156,9 +158,17 @@ func (a *attempt) request(key int, body []byte) *http.Request {
 var jsonContentType = []string{"application/json"}
 
 func (a *attempt) noteDialErr(err error) {
+	a.dialMu.Lock()
+	defer a.dialMu.Unlock()
 	if err != nil && a.dialErr == nil {
 		a.dialErr = err
 	}
+}
+
+func (a *attempt) dialError() error {
+	a.dialMu.Lock()
+	defer a.dialMu.Unlock()
+	return a.dialErr
 }
 
 // transportFailure classifies an attempt that got no answer. It returns
@@ -168,11 +178,10 @@ func (a *attempt) transportFailure(err error) *llmerrors.Error {
 		return nil
 	}
 	cause := context.Cause(a.ctx)
-	switch {
-	case cause != nil && !errors.Is(cause, context.Canceled):
+	if cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause // the idle watch or max_duration cut it
-	case a.dialErr != nil:
-		err = a.dialErr // what the dialer said, unhidden
+	} else if de := a.dialError(); de != nil {
+		err = de // what the dialer said, unhidden
 	}
 	up := a.rt.Upstream
 	if errors.Is(err, errMaxDuration) {

@@ -123,7 +123,11 @@ type routeState struct {
 	body      []byte
 	addsUsage bool
 	url       *url.URL
-	tried     []uint8
+	// tried counts each key's attempts; failed counts the attempts the
+	// provider or model failed, whatever the key (another key cannot
+	// mend a 5xx).
+	tried  []uint8
+	failed uint8
 }
 
 // Run takes the call's request upstream and its answer back to w. It
@@ -234,6 +238,9 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 	if st.tried == nil {
 		st.tried = make([]uint8, keys)
 	}
+	if st.failed >= 2 {
+		return stepNext // a route the provider failed twice has had its chance
+	}
 	for _, key := range r.keyOrder(rt, last, soonest) {
 		if r.res.Attempts >= r.c.Policy.MaxAttempts || r.pastDeadline() {
 			return stepNext
@@ -282,6 +289,7 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 			}
 			*soonest = earliest(*soonest, until)
 		case faultModel, faultTransport:
+			st.failed++
 			if noRetryOnProvider(e) {
 				r.exhaust(up)
 			}
@@ -295,13 +303,7 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 func (r *run) exhaust(up *Upstream) {
 	for i, rt := range r.c.Routes {
 		if rt.Upstream == up {
-			st := &r.routes[i]
-			if st.tried == nil {
-				st.tried = make([]uint8, max(1, len(up.Credentials)))
-			}
-			for k := range st.tried {
-				st.tried[k] = 2
-			}
+			r.routes[i].failed = 2
 		}
 	}
 }

@@ -60,7 +60,7 @@ func (a *attempt) stream(resp *http.Response, addsUsage bool) *llmerrors.Error {
 			a.idle.touch()
 			held = held[:len(held)+n]
 			var e *llmerrors.Error
-			if held, e = s.events(resp, held); e != nil {
+			if held, e = s.events(resp, held); e != nil || a.r.res.ClientGone {
 				return e
 			}
 		}
