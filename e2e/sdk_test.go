@@ -2,33 +2,22 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // The official OpenAI and Anthropic SDKs (e2e/sdk, from npm) run their
 // tests against the gateway: answers, streams, and errors their classes
 // and retry logic must read right.
 func TestOfficialSDKs(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed; the SDK tests need Node.js 20 and npm")
-	}
-	if _, err := os.Stat("sdk/node_modules"); err != nil {
-		out, err := exec.Command("npm", "ci", "--prefix", "sdk", "--no-audit", "--no-fund").CombinedOutput()
-		if err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
+	node := needSDKs(t)
 	dir := t.TempDir()
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	config := filepath.Join(dir, "Caddyfile")
-	err = os.WriteFile(config, []byte(fmt.Sprintf(`{
+	err := os.WriteFile(config, []byte(fmt.Sprintf(`{
 	admin off
 }
 http://:%d {
@@ -61,24 +50,7 @@ http://:%d {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(caddyBin, "run", "--config", config)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_, _ = cmd.Process.Wait()
-	}()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("caddy did not start")
-		}
-	}
+	defer runCaddy(t, config, dir, base)()
 	test := exec.Command(node, "--test", "--test-reporter=spec", "sdk/sdk.test.mjs")
 	test.Env = append(os.Environ(),
 		"GATEWAY_URL="+base,
