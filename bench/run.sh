@@ -8,7 +8,11 @@
 #   plain-default  reverse_proxy with Caddy's default transport (reference)
 #   plain-pool     reverse_proxy with the gateway's keep-alive pool
 #                  (keepalive_idle_conns_per_host 1024): the baseline
-#   gateway        llm_gateway with one openai provider at the upstream
+#   gateway        llm_gateway with one openai provider at the upstream,
+#                  no client keys
+#   gateway-keys   the same with what deployments run: one client key with
+#                  every limit on (rpm, tpm, concurrency, session, budget)
+#                  and a price for the route
 #
 # Servers are pinned to SERVER_CPU, wrk to LOAD_CPU. Results go to bench/out/.
 # This is a benchmark, not a test: it exits 0 whatever the figures are.
@@ -17,7 +21,7 @@
 #   ROUNDS=3 DURATION=10 WARMUP=2 CONNS=64   throughput rounds (seconds)
 #   LATENCY=1 LAT_DURATION=3 LAT_CONNS=1      unloaded-latency rounds (0: skip)
 #   SERVER_CPU=0 LOAD_CPU=1                   CPU pinning
-#   PORT_BASE=18480                           ports PORT_BASE..PORT_BASE+4
+#   PORT_BASE=18480                           ports PORT_BASE..PORT_BASE+5
 #   BENCH_REF=                                git ref to build the gateway
 #                                             from (default: the working tree)
 #   CADDY_BIN=                                use this caddy binary, no build
@@ -45,9 +49,11 @@ CADDY_BIN=${CADDY_BIN:-}
 PROFILE=${PROFILE:-0}
 
 UP_PORT=$PORT_BASE
-declare -A PORT=([plain-default]=$((PORT_BASE + 1)) [plain-pool]=$((PORT_BASE + 2)) [gateway]=$((PORT_BASE + 3)))
+declare -A PORT=([plain-default]=$((PORT_BASE + 1)) [plain-pool]=$((PORT_BASE + 2)) [gateway]=$((PORT_BASE + 3)) [gateway-keys]=$((PORT_BASE + 5)))
 ADMIN_PORT=$((PORT_BASE + 4))
-SCENARIOS=(plain-default plain-pool gateway)
+SCENARIOS=(plain-default plain-pool gateway gateway-keys)
+# The client key of the gateway-keys scenario.
+BENCH_CLIENT_KEY=ck-bench-0123456789abcdef
 MODES=(json sse)
 declare -A BODY=([json]=$BENCH/requests/chat.json [sse]=$BENCH/requests/chat_stream.json)
 
@@ -214,6 +220,32 @@ EOF
 	}
 EOF
 		;;
+	gateway-keys)
+		# Limits high enough never to refuse: the benchmark measures
+		# what counting costs, not refusals.
+		cat <<EOF
+	llm_gateway {
+		provider bench {
+			type openai
+			base_url http://127.0.0.1:$UP_PORT/v1
+			api_key sk-bench-not-a-real-key
+			models gpt-4o-mini
+		}
+		price bench:gpt-4o-mini 0.15 0.60
+		key $BENCH_CLIENT_KEY {
+			name bench
+			rpm 1000000000
+			tpm 1000000000000
+			concurrency 100000
+			session 5h 1000000000000000
+			budget 1000000000
+		}
+		store memory {
+			state_file $TMP/spend.json
+		}
+	}
+EOF
+		;;
 	esac
 	echo "}"
 }
@@ -249,12 +281,13 @@ done
 # Every server must give the right answer before it is timed.
 for s in "${SCENARIOS[@]}"; do
 	url="http://127.0.0.1:${PORT[$s]}/v1/chat/completions"
-	got=$(curl -sS -o "$TMP/check.json" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@${BODY[json]}" "$url") ||
+	auth=(-H "Authorization: Bearer $BENCH_CLIENT_KEY")
+	got=$(curl -sS -o "$TMP/check.json" -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/json' --data-binary "@${BODY[json]}" "$url") ||
 		die "$s: request failed"
 	if [[ $got != 200 ]] || ! grep -q '"object":"chat.completion"' "$TMP/check.json"; then
 		die "$s: JSON answer is not a chat.completion (status $got): $(head -c 300 "$TMP/check.json")"
 	fi
-	curl -sS -N -o "$TMP/check.sse" -H 'Content-Type: application/json' --data-binary "@${BODY[sse]}" "$url" ||
+	curl -sS -N -o "$TMP/check.sse" "${auth[@]}" -H 'Content-Type: application/json' --data-binary "@${BODY[sse]}" "$url" ||
 		die "$s: stream request failed"
 	if [[ $(grep -c '^data: ' "$TMP/check.sse") -lt 20 ]] || ! tail -n 2 "$TMP/check.sse" | grep -q '^data: \[DONE\]'; then
 		die "$s: stream answer is not an SSE chat stream: $(head -c 300 "$TMP/check.sse")"
@@ -267,7 +300,9 @@ log "all servers answer JSON and SSE correctly"
 # wrk_run SCENARIO MODE SECONDS CONNS: prints wrk's RESULT line.
 wrk_run() {
 	local url="http://127.0.0.1:${PORT[$1]}/v1/chat/completions"
-	BENCH_BODY_FILE=${BODY[$2]} taskset -c "$LOAD_CPU" \
+	local key=""
+	[[ $1 == gateway-keys ]] && key=$BENCH_CLIENT_KEY
+	BENCH_BODY_FILE=${BODY[$2]} BENCH_KEY=$key taskset -c "$LOAD_CPU" \
 		wrk -t1 -c"$4" -d"$3s" --timeout 10s -s "$BENCH/wrk.lua" "$url" </dev/null >"$TMP/wrk.out" 2>&1 ||
 		{
 			cat "$TMP/wrk.out" >&2
@@ -332,7 +367,7 @@ rotated() {
 
 per_run=$((WARMUP + DURATION))
 total=$((ROUNDS * ${#MODES[@]} * ${#SCENARIOS[@]} * per_run))
-[[ $LATENCY == 1 ]] && total=$((total + ROUNDS * ${#MODES[@]} * 2 * (WARMUP + LAT_DURATION)))
+[[ $LATENCY == 1 ]] && total=$((total + ROUNDS * ${#MODES[@]} * 3 * (WARMUP + LAT_DURATION)))
 log "measuring: $ROUNDS rounds, ${DURATION}s runs after ${WARMUP}s warm-up, $CONNS connections (about $((total / 60)) min $((total % 60)) s)"
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -348,7 +383,7 @@ if [[ $LATENCY == 1 ]]; then
 	# latency when nothing queues.
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for m in "${MODES[@]}"; do
-			mapfile -t order < <(rotated "$r" plain-pool gateway)
+			mapfile -t order < <(rotated "$r" plain-pool gateway gateway-keys)
 			for s in "${order[@]}"; do
 				measure latency "$r" "$m" "$s" "$LAT_DURATION" "$LAT_CONNS"
 			done
@@ -371,10 +406,10 @@ median() {
 # calc EXPR ARGS...: evaluates an awk expression over a, b, c, d.
 calc() { awk -v a="$2" -v b="${3:-0}" -v c="${4:-0}" -v d="${5:-0}" "BEGIN { $1 }"; }
 ms() { calc 'printf "%.2f", a / 1000' "$1"; }
-# round_ratios MODE: gateway/plain-pool req/s in each round.
+# round_ratios MODE SCENARIO: SCENARIO/plain-pool req/s in each round.
 round_ratios() {
-	awk -F'\t' -v m="$1" 'NR > 1 && $1 == "load" && $3 == m { rps[$2 "," $4] = $7; rounds[$2] = 1 }
-		END { for (r = 1; r in rounds; r++) printf "%s%.3f", (r > 1 ? ", " : ""), rps[r ",gateway"] / rps[r ",plain-pool"] }' "$RAW"
+	awk -F'\t' -v m="$1" -v s="$2" 'NR > 1 && $1 == "load" && $3 == m { rps[$2 "," $4] = $7; rounds[$2] = 1 }
+		END { for (r = 1; r in rounds; r++) printf "%s%.3f", (r > 1 ? ", " : ""), rps[r "," s] / rps[r ",plain-pool"] }' "$RAW"
 }
 errors_total=$(awk -F'\t' 'NR > 1 { n += $10 + $11 } END { print n + 0 }' "$RAW")
 
@@ -413,7 +448,7 @@ REPORT=$OUT/results-$STAMP.md
 		echo "|---|---|---:|---:|---:|---:|---:|"
 		for m in "${MODES[@]}"; do
 			base50=$(median latency "$m" plain-pool $C_P50)
-			for s in plain-pool gateway; do
+			for s in plain-pool gateway gateway-keys; do
 				p50=$(median latency "$m" "$s" $C_P50)
 				printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "$s" "$m" "$(median latency "$m" "$s" $C_RPS)" \
 					"$(ms "$p50")" "$(ms "$(median latency "$m" "$s" $C_P99)")" "$(median latency "$m" "$s" $C_CADDY)" \
@@ -423,14 +458,16 @@ REPORT=$OUT/results-$STAMP.md
 	fi
 	echo
 	for m in "${MODES[@]}"; do
-		r=$(calc 'printf "%.3f", a / b' "$(median load "$m" gateway $C_RPS)" "$(median load "$m" plain-pool $C_RPS)")
-		gw_cpu=$(median load "$m" gateway $C_CADDY)
+	for gw in gateway gateway-keys; do
+		r=$(calc 'printf "%.3f", a / b' "$(median load "$m" "$gw" $C_RPS)" "$(median load "$m" plain-pool $C_RPS)")
+		gw_cpu=$(median load "$m" "$gw" $C_CADDY)
 		pl_cpu=$(median load "$m" plain-pool $C_CADDY)
 		up_cpu=$(median load "$m" plain-pool $C_UP)
-		echo "- $m: gateway/plain-pool req/s = $r ($(calc 'print (a >= 0.95 ? "meets" : "misses")' "$r") the 0.95 target);" \
-			"per round: $(round_ratios "$m"). The gateway's caddy spends $(calc 'printf "%+.1f", a - b' "$gw_cpu" "$pl_cpu") µs CPU" \
+		echo "- $m, $gw: $gw/plain-pool req/s = $r ($(calc 'print (a >= 0.95 ? "meets" : "misses")' "$r") the 0.95 target);" \
+			"per round: $(round_ratios "$m" "$gw"). Its caddy spends $(calc 'printf "%+.1f", a - b' "$gw_cpu" "$pl_cpu") µs CPU" \
 			"per request ($(calc 'printf "%+.0f%%", (a / b - 1) * 100' "$gw_cpu" "$pl_cpu")); with the upstream's" \
 			"$up_cpu µs on the same core, that predicts a ratio of $(calc 'printf "%.3f", (b + c) / (a + c)' "$gw_cpu" "$pl_cpu" "$up_cpu") on an otherwise idle machine."
+	done
 	done
 	if calc 'exit !(a > 1.5)' "${LOAD_BEFORE%% *}"; then
 		echo "- Other processes were busy when the run started (load average ${LOAD_BEFORE%% *}): req/s and latencies are noisy; the CPU-per-request figures hold better."
@@ -447,7 +484,7 @@ cat "$REPORT"
 
 if [[ $PROFILE == 1 ]]; then
 	# A second instance of each server, with the admin API on for pprof.
-	for s in gateway plain-pool; do
+	for s in gateway gateway-keys plain-pool; do
 		stop "${CADDY_PID[$s]}"
 		start_caddy "$s" "$ADMIN_PORT"
 		wait_port "$ADMIN_PORT" "$STARTED_PID" "caddy $s admin" "$OUT/caddy-$s.log"

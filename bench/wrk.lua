@@ -19,6 +19,11 @@ wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
+-- BENCH_KEY, when set, is the client key sent (the keyed scenario).
+local key = os.getenv("BENCH_KEY")
+if key ~= nil and key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. key
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
