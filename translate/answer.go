@@ -164,7 +164,7 @@ func (x *Exchange) anthropicAnswerToOpenAI(body []byte) ([]byte, error) {
 			b = appendStringValue(b, blk.Get("name"))
 			b = append(b, `,"arguments":`...)
 			if in := blk.Get("input"); in.IsObject() {
-				b = appendString(b, in.Raw)
+				b = appendCompactString(b, in.Raw)
 			} else {
 				b = append(b, `"{}"`...)
 			}

@@ -117,6 +117,12 @@ func (x *Exchange) refuse(field, what string) *llmerrors.Error {
 	}
 }
 
+// invalid is the error for a client request that is malformed in a
+// way the translation cannot pass on: field is the client's field.
+func invalid(field, what string) *llmerrors.Error {
+	return &llmerrors.Error{Code: llmerrors.InvalidRequest, Field: field, Message: field + " " + what + "."}
+}
+
 // unreadable is the error for an upstream answer that cannot be
 // translated.
 func unreadable(format string, args ...any) *llmerrors.Error {

@@ -180,3 +180,36 @@ func appendKey(b []byte, key string) []byte {
 // isNumber reports whether r is a JSON number, the only kind of value
 // copied raw into a sampling parameter.
 func isNumber(r gjson.Result) bool { return r.Type == gjson.Number }
+
+// appendCompactString appends the JSON text raw as a JSON string literal
+// without its insignificant whitespace: a tool call's input object
+// becomes OpenAI's arguments string as the API itself writes it
+// (compact), whatever indentation the client used.
+func appendCompactString(b []byte, raw string) []byte {
+	b = append(b, '"')
+	inString, escaped := false, false
+	start := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ' ', '\t', '\n', '\r':
+			b = appendEscaped(b, raw[start:i])
+			start = i + 1
+		}
+	}
+	b = appendEscaped(b, raw[start:])
+	return append(b, '"')
+}

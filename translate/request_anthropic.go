@@ -289,7 +289,7 @@ func (w *a2o) message(i int, m gjson.Result) error {
 		}
 		return w.assistantBlocks(at, content)
 	}
-	return w.x.refuse(at+".role", "is "+strconv.Quote(role)+", not user or assistant,")
+	return invalid(at+".role", "is "+strconv.Quote(role)+"; Anthropic messages are user or assistant turns (the system prompt is the system field)")
 }
 
 // userBlocks writes a user turn: each tool_result first, as a tool
@@ -528,7 +528,7 @@ func (w *a2o) assistantBlocks(at string, blocks gjson.Result) error {
 			w.b = appendString(w.b, w.x.upstreamName(blk.Get("name").Str))
 			w.b = append(w.b, `,"arguments":`...)
 			if in := blk.Get("input"); in.IsObject() {
-				w.b = appendString(w.b, in.Raw)
+				w.b = appendCompactString(w.b, in.Raw)
 			} else {
 				w.b = append(w.b, `"{}"`...)
 			}

@@ -321,7 +321,7 @@ func (w *o2a) message(i int, m gjson.Result) error {
 		w.b = append(w.b, '}')
 		return nil
 	default:
-		return w.x.refuse(at+".role", "is "+strconv.Quote(role))
+		return invalid(at+".role", "is "+strconv.Quote(role)+", not a chat role")
 	}
 }
 
@@ -385,7 +385,7 @@ func (w *o2a) toolUse(at string, c gjson.Result) error {
 	}
 	in := gjson.Parse(args)
 	if !in.IsObject() || !gjson.Valid(args) {
-		return w.x.refuse(at+".function.arguments", "is not a JSON object, which a tool_use input must be,")
+		return invalid(at+".function.arguments", "is not a JSON object; the Anthropic protocol of this route needs one for a tool call's input")
 	}
 	w.block("assistant")
 	w.b = append(w.b, `{"type":"tool_use","id":`...)
