@@ -267,6 +267,9 @@ func relayStream(x *Exchange, up []sseEvent) []byte {
 			break
 		}
 		if ev.name == "error" || gjson.Get(ev.data, "error").Exists() {
+			if s.Done() {
+				break
+			}
 			out = s.Fail(out)
 			return append(out, llmerrors.StreamEvent(anthropicClient, &llmerrors.Error{
 				Code: llmerrors.Overloaded, Message: "The provider is overloaded; try again.", RequestID: "req_test",

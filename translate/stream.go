@@ -65,7 +65,7 @@ func (s *Stream) Event(name, data []byte, out []byte) []byte {
 // ErrStreamIncomplete when the upstream ended before its answer was
 // complete; then it appends nothing, and the caller writes an error
 // event (a complete-looking end would make the client take a cut answer
-// for a whole one).
+// for a whole one). After End, Event appends nothing.
 func (s *Stream) End(out []byte) ([]byte, error) {
 	if s.done {
 		return out, nil
@@ -75,15 +75,18 @@ func (s *Stream) End(out []byte) ([]byte, error) {
 		return out, nil
 	}
 	if !s.started {
+		s.done = true
 		return out, ErrStreamEmpty
 	}
 	if s.x.client == providers.Anthropic {
 		if !s.toAnthropic.finished {
+			s.done = true
 			return out, ErrStreamIncomplete
 		}
 		return s.closeMessage(out), nil
 	}
 	if !s.toOpenAI.stopped {
+		s.done = true
 		return out, ErrStreamIncomplete
 	}
 	return s.closeChunks(out), nil
@@ -99,6 +102,14 @@ func (s *Stream) Fail(out []byte) []byte {
 	s.done = true
 	return out
 }
+
+// Done reports whether the client's stream is complete (or failed):
+// from then on every upstream event, an error event too, is to be
+// dropped, and nothing more written to the client. The relay checks it
+// before writing an error event for an upstream error: a provider that
+// sends an error after its usage chunk has already been answered in
+// full.
+func (s *Stream) Done() bool { return s.done }
 
 // appendSSE appends one event: `event: <name>` when named, the data on
 // one `data:` line per line, and the blank line that ends it.

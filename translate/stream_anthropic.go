@@ -38,7 +38,14 @@ type toAnthropic struct {
 	// outBytes counts the text the client was sent, for an output
 	// estimate when the provider reports no usage.
 	outBytes int64
-	seenIDs  []string
+	// byID and byKey find a call by its upstream id and the latest call
+	// of an upstream index; seenIDs are the ids the client was given.
+	// Maps, not scans: an upstream may send any number of calls.
+	byID    map[string]int
+	byKey   map[int64]int
+	seenIDs map[string]bool
+	// toolBlocks are the block indexes of started tool calls.
+	toolBlocks []int
 }
 
 // toolCall is one upstream tool call.
@@ -253,36 +260,30 @@ func (s *Stream) toolDelta(pos int64, c gjson.Result, out []byte) []byte {
 		}
 		return true
 	})
-	call := -1
+	call, ok := -1, false
 	if id != "" {
-		for i := range a.calls {
-			if a.calls[i].id == id {
-				call = i
-				break
-			}
-		}
+		call, ok = a.byID[id]
 	}
-	if call < 0 {
-		for i := len(a.calls) - 1; i >= 0; i-- {
-			if a.calls[i].key == key {
-				call = i
-				break
-			}
-		}
-		if call >= 0 {
+	if !ok {
+		if call, ok = a.byKey[key]; ok {
 			prev := &a.calls[call]
 			if (id != "" && prev.id != "") || (id == "" && name != "" && prev.name != "") {
-				call = -1
+				ok = false
 			}
 		}
 	}
-	if call < 0 {
+	if !ok {
+		if a.byKey == nil {
+			a.byID, a.byKey, a.seenIDs = make(map[string]int), make(map[int64]int), make(map[string]bool)
+		}
 		a.calls = append(a.calls, toolCall{key: key, block: -1})
 		call = len(a.calls) - 1
+		a.byKey[key] = call
 	}
 	tc := &a.calls[call]
-	if tc.id == "" {
+	if tc.id == "" && id != "" {
 		tc.id = id
+		a.byID[id] = call
 	}
 	if tc.name == "" {
 		tc.name = name
@@ -308,14 +309,12 @@ func (s *Stream) startTool(tc *toolCall, out []byte) []byte {
 	tc.block = a.next
 	a.next++
 	a.startedCalls++
+	a.toolBlocks = append(a.toolBlocks, tc.block)
 	id := s.x.clientToolID(tc.id)
-	for _, seen := range a.seenIDs {
-		if seen == id {
-			id = s.x.clientToolID("")
-			break
-		}
+	if a.seenIDs[id] {
+		id = s.x.clientToolID("")
 	}
-	a.seenIDs = append(a.seenIDs, id)
+	a.seenIDs[id] = true
 	out = append(out, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":"...)
 	out = appendInt(out, int64(tc.block))
 	out = append(out, `,"content_block":{"type":"tool_use","id":`...)
@@ -342,20 +341,19 @@ func (s *Stream) argsDelta(block int, args string, out []byte) []byte {
 // one message_delta (stop reason and usage) and message_stop.
 func (s *Stream) closeMessage(out []byte) []byte {
 	a := &s.toAnthropic
-	for i := 0; i < a.next; i++ {
-		switch {
-		case i == a.text:
+	// Tool blocks are started in index order, so toolBlocks is sorted;
+	// the open text or thinking block (at most one) goes in its place.
+	for _, i := range a.toolBlocks {
+		if a.text >= 0 && a.text < i {
 			out = s.stopBlock(&a.text, out)
-		case i == a.thinking:
-			out = s.stopBlock(&a.thinking, out)
-		default:
-			for j := range a.calls {
-				if a.calls[j].block == i {
-					out = appendBlockStop(out, i)
-				}
-			}
 		}
+		if a.thinking >= 0 && a.thinking < i {
+			out = s.stopBlock(&a.thinking, out)
+		}
+		out = appendBlockStop(out, i)
 	}
+	out = s.stopBlock(&a.text, out)
+	out = s.stopBlock(&a.thinking, out)
 	u := a.use
 	if !u.prompt {
 		u.input = s.x.inputEstimate

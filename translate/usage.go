@@ -94,14 +94,16 @@ func (u *usage) appendOpenAI(b []byte) []byte {
 
 // anthropicStopReason is the stop_reason for an OpenAI finish_reason.
 // A tool call makes it tool_use whatever the provider said (Gemini
-// says "stop": autogen#4878, litellm PR#10485), except when the answer
+// says "stop": autogen#4878, litellm PR#10485), and only a tool call
+// does (a "tool_calls" finish with no call would leave the client
+// waiting for a tool to run), except when the answer
 // was cut at max_tokens: then the call's arguments are likely cut too,
 // and max_tokens tells the client so, as Anthropic itself does.
 func anthropicStopReason(finish string, tools bool) string {
 	switch {
 	case finish == "length":
 		return "max_tokens"
-	case tools || finish == "tool_calls" || finish == "function_call":
+	case tools:
 		return "tool_use"
 	case finish == "content_filter":
 		return "refusal"
@@ -109,12 +111,13 @@ func anthropicStopReason(finish string, tools bool) string {
 	return "end_turn"
 }
 
-// openAIFinishReason is the finish_reason for an Anthropic stop_reason.
+// openAIFinishReason is the finish_reason for an Anthropic stop_reason;
+// tool_calls exactly when the answer has a tool call.
 func openAIFinishReason(stop string, tools bool) string {
 	switch {
 	case stop == "max_tokens" || stop == "model_context_window_exceeded":
 		return "length"
-	case tools || stop == "tool_use":
+	case tools:
 		return "tool_calls"
 	case stop == "refusal":
 		return "content_filter"
