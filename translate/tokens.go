@@ -48,21 +48,21 @@ func CountTokens(body []byte) int64 {
 	var c tokenCounter
 	c.content(doc.Get("system"))
 	doc.Get("messages").ForEach(func(_, m gjson.Result) bool {
-		c.n += tokensPerMessage
+		c.fixed += tokensPerMessage
 		c.content(m.Get("content"))
 		return true
 	})
 	if tools := doc.Get("tools"); tools.IsArray() && len(tools.Raw) > 2 {
-		c.n += toolUsePrompt
+		c.fixed += toolUsePrompt
 		tools.ForEach(func(_, t gjson.Result) bool {
-			c.n += tokensPerTool
+			c.fixed += tokensPerTool
 			c.text(t.Get("name").Str)
 			c.text(t.Get("description").Str)
 			c.text(t.Get("input_schema").Raw)
 			return true
 		})
 	}
-	return (c.n*claudeRatio+9)/10 + tokensForReply
+	return (c.n*claudeRatio+9)/10 + c.fixed + tokensForReply
 }
 
 const (
@@ -80,7 +80,10 @@ const (
 	fullImage = 1600
 )
 
-type tokenCounter struct{ n int64 }
+// tokenCounter adds up text (n, scaled to Claude's tokenizer at the
+// end) and counts already in Claude's tokens (fixed: framing, images,
+// documents).
+type tokenCounter struct{ n, fixed int64 }
 
 // content counts a message's content: a string or an array of blocks.
 func (c *tokenCounter) content(r gjson.Result) {
@@ -93,16 +96,16 @@ func (c *tokenCounter) content(r gjson.Result) {
 		case "text":
 			c.text(b.Get("text").Str)
 		case "image":
-			c.n += imageTokens(b.Get("source"))
+			c.fixed += imageTokens(b.Get("source"))
 		case "document":
 			src := b.Get("source")
 			switch src.Get("type").Str {
 			case "text":
 				c.text(src.Get("data").Str)
 			case "base64":
-				c.n += max(1, int64(len(src.Get("data").Raw))*3/4/100_000+1) * 1500
+				c.fixed += (int64(len(src.Get("data").Raw))*3/4/100_000 + 1) * 1500
 			default:
-				c.n += 1500
+				c.fixed += 1500
 			}
 		case "tool_use", "server_tool_use":
 			c.text(b.Get("name").Str)
