@@ -88,7 +88,7 @@ func TestCountTokensImages(t *testing.T) {
 		return base64.StdEncoding.EncodeToString(b)
 	}
 	image := func(data string) int64 {
-		return CountTokens([]byte(`{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + data + `"}}]}]}`)) -
+		return CountTokens([]byte(`{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"`+data+`"}}]}]}`)) -
 			CountTokens([]byte(`{"messages":[{"role":"user","content":[]}]}`))
 	}
 	for _, tc := range []struct {
