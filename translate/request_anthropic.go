@@ -23,7 +23,7 @@ func (x *Exchange) anthropicToOpenAI(body []byte) ([]byte, error) {
 		maxTokens, metadata, stream, thinking, outputFormat gjson.Result
 	}
 	var refusal error
-	doc.ForEach(func(k, v gjson.Result) bool {
+	each(doc, func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "system":
 			f.system = v
@@ -73,7 +73,7 @@ func (x *Exchange) anthropicToOpenAI(body []byte) ([]byte, error) {
 	w.b = append(w.b, `,"messages":[`...)
 	w.system(f.system)
 	var err error
-	f.messages.ForEach(func(i, m gjson.Result) bool {
+	each(f.messages, func(i, m gjson.Result) bool {
 		err = w.message(int(i.Int()), m)
 		return err == nil
 	})
@@ -109,7 +109,7 @@ func (x *Exchange) anthropicToOpenAI(body []byte) ([]byte, error) {
 	if f.stop.IsArray() && len(f.stop.Array()) > 0 {
 		w.b = append(w.b, `,"stop":[`...)
 		n := 0
-		f.stop.ForEach(func(_, s gjson.Result) bool {
+		each(f.stop, func(_, s gjson.Result) bool {
 			if s.Type == gjson.String {
 				if n > 0 {
 					w.b = append(w.b, ',')
@@ -130,7 +130,7 @@ func (x *Exchange) anthropicToOpenAI(body []byte) ([]byte, error) {
 	if err := w.tools(f.tools, f.toolChoice); err != nil {
 		return nil, err
 	}
-	if user := f.metadata.Get("user_id"); user.Type == gjson.String && user.Str != "" && x.quirks.user {
+	if user := get(f.metadata, "user_id"); user.Type == gjson.String && user.Str != "" && x.quirks.user {
 		w.b = append(w.b, `,"user":`...)
 		w.b = appendString(w.b, openAIUser(user.Str))
 	}
@@ -139,7 +139,7 @@ func (x *Exchange) anthropicToOpenAI(body []byte) ([]byte, error) {
 		w.b = append(w.b, effort...)
 		w.b = append(w.b, '"')
 	}
-	if s := f.outputFormat.Get("schema"); f.outputFormat.Get("type").Str == "json_schema" && s.IsObject() {
+	if s := get(f.outputFormat, "schema"); get(f.outputFormat, "type").Str == "json_schema" && s.IsObject() {
 		w.b = append(w.b, `,"response_format":{"type":"json_schema","json_schema":{"name":"output","schema":`...)
 		w.b = append(w.b, s.Raw...)
 		w.b = append(w.b, "}}"...)
@@ -167,9 +167,9 @@ func openAIUser(id string) string {
 // setting, or "": a budget up to 2048 tokens is low, up to 8192 medium,
 // more high (Claude Code's 31999 is high); adaptive thinking is medium.
 func reasoningEffort(t gjson.Result) string {
-	switch t.Get("type").Str {
+	switch get(t, "type").Str {
 	case "enabled":
-		switch n := t.Get("budget_tokens").Int(); {
+		switch n := get(t, "budget_tokens").Int(); {
 		case n <= 2048:
 			return "low"
 		case n <= 8192:
@@ -231,8 +231,8 @@ func (w *a2o) system(s gjson.Result) {
 // hasText reports whether blocks hold a non-empty text block.
 func hasText(blocks gjson.Result) bool {
 	found := false
-	blocks.ForEach(func(_, blk gjson.Result) bool {
-		if blk.Get("type").Str == "text" && blk.Get("text").Str != "" {
+	each(blocks, func(_, blk gjson.Result) bool {
+		if get(blk, "type").Str == "text" && get(blk, "text").Str != "" {
 			found = true
 		}
 		return !found
@@ -245,11 +245,11 @@ func hasText(blocks gjson.Result) bool {
 func (w *a2o) joinTexts(blocks gjson.Result, sep string) {
 	w.b = append(w.b, '"')
 	n := 0
-	blocks.ForEach(func(_, blk gjson.Result) bool {
-		if blk.Get("type").Str != "text" {
+	each(blocks, func(_, blk gjson.Result) bool {
+		if get(blk, "type").Str != "text" {
 			return true
 		}
-		t := blk.Get("text")
+		t := get(blk, "text")
 		if t.Str == "" {
 			return true
 		}
@@ -266,8 +266,8 @@ func (w *a2o) joinTexts(blocks gjson.Result, sep string) {
 func field(prefix string, i int) string { return prefix + "[" + strconv.Itoa(i) + "]" }
 
 func (w *a2o) message(i int, m gjson.Result) error {
-	role := m.Get("role").Str
-	content := m.Get("content")
+	role := get(m, "role").Str
+	content := get(m, "content")
 	at := field("messages", i)
 	switch role {
 	case "user":
@@ -300,14 +300,14 @@ func (w *a2o) message(i int, m gjson.Result) error {
 func (w *a2o) userBlocks(at string, blocks gjson.Result) error {
 	var err error
 	parts, images := 0, 0
-	blocks.ForEach(func(j, blk gjson.Result) bool {
-		switch t := blk.Get("type").Str; t {
+	each(blocks, func(j, blk gjson.Result) bool {
+		switch t := get(blk, "type").Str; t {
 		case "tool_result":
 			var n int
 			n, err = w.toolResult(field(at+".content", int(j.Int())), blk)
 			images += n
 		case "text":
-			if blk.Get("text").Str != "" {
+			if get(blk, "text").Str != "" {
 				parts++
 			}
 		case "image":
@@ -331,10 +331,10 @@ func (w *a2o) userBlocks(at string, blocks gjson.Result) error {
 	}
 	w.b = append(w.b, '[')
 	n := 0
-	blocks.ForEach(func(j, blk gjson.Result) bool {
-		switch blk.Get("type").Str {
+	each(blocks, func(j, blk gjson.Result) bool {
+		switch get(blk, "type").Str {
 		case "text":
-			if t := blk.Get("text"); t.Str != "" {
+			if t := get(blk, "text"); t.Str != "" {
 				n = w.sepPart(n)
 				w.b = append(w.b, `{"type":"text","text":`...)
 				w.b = appendStringValue(w.b, t)
@@ -342,16 +342,16 @@ func (w *a2o) userBlocks(at string, blocks gjson.Result) error {
 			}
 		case "image":
 			n = w.sepPart(n)
-			err = w.image(field(at+".content", int(j.Int())), blk.Get("source"))
+			err = w.image(field(at+".content", int(j.Int())), get(blk, "source"))
 		case "document":
 			n = w.sepPart(n)
 			err = w.document(field(at+".content", int(j.Int())), blk)
 		case "tool_result":
-			c := blk.Get("content")
-			c.ForEach(func(k, part gjson.Result) bool {
-				if part.Get("type").Str == "image" {
+			c := get(blk, "content")
+			each(c, func(k, part gjson.Result) bool {
+				if get(part, "type").Str == "image" {
 					n = w.sepPart(n)
-					err = w.image(field(field(at+".content", int(j.Int()))+".content", int(k.Int())), part.Get("source"))
+					err = w.image(field(field(at+".content", int(j.Int()))+".content", int(k.Int())), get(part, "source"))
 				}
 				return err == nil
 			})
@@ -364,8 +364,8 @@ func (w *a2o) userBlocks(at string, blocks gjson.Result) error {
 
 func hasDocument(blocks gjson.Result) bool {
 	found := false
-	blocks.ForEach(func(_, blk gjson.Result) bool {
-		found = blk.Get("type").Str == "document"
+	each(blocks, func(_, blk gjson.Result) bool {
+		found = get(blk, "type").Str == "document"
 		return !found
 	})
 	return found
@@ -388,27 +388,27 @@ func (w *a2o) toolResult(at string, blk gjson.Result) (images int, err error) {
 	}
 	w.n++
 	w.b = append(w.b, `{"role":"tool","tool_call_id":`...)
-	w.b = appendString(w.b, w.x.upstreamToolID(blk.Get("tool_use_id").Str))
+	w.b = appendString(w.b, w.x.upstreamToolID(get(blk, "tool_use_id").Str))
 	w.b = append(w.b, `,"content":"`...)
-	isError := blk.Get("is_error").Bool()
+	isError := get(blk, "is_error").Bool()
 	if isError {
 		w.b = append(w.b, "Error: "...)
 	}
 	mark := len(w.b)
-	c := blk.Get("content")
+	c := get(blk, "content")
 	switch {
 	case c.Type == gjson.String:
 		w.b = appendInner(w.b, c)
 	case c.IsArray():
 		n := 0
-		c.ForEach(func(k, part gjson.Result) bool {
-			switch t := part.Get("type").Str; t {
+		each(c, func(k, part gjson.Result) bool {
+			switch t := get(part, "type").Str; t {
 			case "text":
 				if n > 0 {
 					w.b = append(w.b, `\n`...)
 				}
 				n++
-				w.b = appendInner(w.b, part.Get("text"))
+				w.b = appendInner(w.b, get(part, "text"))
 			case "image":
 				images++
 			default:
@@ -432,19 +432,19 @@ func (w *a2o) toolResult(at string, blk gjson.Result) (images int, err error) {
 
 // image writes an image part: base64 data as a data URL, a URL as it is.
 func (w *a2o) image(at string, src gjson.Result) error {
-	switch src.Get("type").Str {
+	switch get(src, "type").Str {
 	case "base64":
 		w.b = append(w.b, `{"type":"image_url","image_url":{"url":"data:`...)
-		w.b = appendInner(w.b, src.Get("media_type"))
+		w.b = appendInner(w.b, get(src, "media_type"))
 		w.b = append(w.b, ";base64,"...)
-		w.b = appendInner(w.b, src.Get("data"))
+		w.b = appendInner(w.b, get(src, "data"))
 		w.b = append(w.b, `"}}`...)
 	case "url":
 		w.b = append(w.b, `{"type":"image_url","image_url":{"url":`...)
-		w.b = appendStringValue(w.b, src.Get("url"))
+		w.b = appendStringValue(w.b, get(src, "url"))
 		w.b = append(w.b, "}}"...)
 	default:
-		return w.x.refuse(at+".source", "is an image of source type "+strconv.Quote(src.Get("type").Str))
+		return w.x.refuse(at+".source", "is an image of source type "+strconv.Quote(get(src, "type").Str))
 	}
 	return nil
 }
@@ -452,33 +452,33 @@ func (w *a2o) image(at string, src gjson.Result) error {
 // document writes a document block: plain text as text; a PDF as a file
 // part for the providers that take one (OpenAI, OpenRouter).
 func (w *a2o) document(at string, blk gjson.Result) error {
-	src := blk.Get("source")
-	switch src.Get("type").Str {
+	src := get(blk, "source")
+	switch get(src, "type").Str {
 	case "text":
 		w.b = append(w.b, `{"type":"text","text":`...)
-		w.b = appendStringValue(w.b, src.Get("data"))
+		w.b = appendStringValue(w.b, get(src, "data"))
 		w.b = append(w.b, '}')
 		return nil
 	case "content":
 		w.b = append(w.b, `{"type":"text","text":`...)
-		w.joinTexts(src.Get("content"), "\\n")
+		w.joinTexts(get(src, "content"), "\\n")
 		w.b = append(w.b, '}')
 		return nil
 	case "base64":
-		if w.x.quirks.fileParts && src.Get("media_type").Str == "application/pdf" {
+		if w.x.quirks.fileParts && get(src, "media_type").Str == "application/pdf" {
 			w.b = append(w.b, `{"type":"file","file":{"filename":`...)
-			name := blk.Get("title").Str
+			name := get(blk, "title").Str
 			if name == "" {
 				name = "document.pdf"
 			}
 			w.b = appendString(w.b, name)
 			w.b = append(w.b, `,"file_data":"data:application/pdf;base64,`...)
-			w.b = appendInner(w.b, src.Get("data"))
+			w.b = appendInner(w.b, get(src, "data"))
 			w.b = append(w.b, `"}}`...)
 			return nil
 		}
 	}
-	return w.x.refuse(at, "is a document of source type "+strconv.Quote(src.Get("type").Str)+" for provider type "+strconv.Quote(w.x.target.ProviderType))
+	return w.x.refuse(at, "is a document of source type "+strconv.Quote(get(src, "type").Str)+" for provider type "+strconv.Quote(w.x.target.ProviderType))
 }
 
 // assistantBlocks writes an assistant turn: its text joined into content
@@ -489,10 +489,10 @@ func (w *a2o) document(at string, blk gjson.Result) error {
 func (w *a2o) assistantBlocks(at string, blocks gjson.Result) error {
 	texts, calls := 0, 0
 	var err error
-	blocks.ForEach(func(j, blk gjson.Result) bool {
-		switch t := blk.Get("type").Str; t {
+	each(blocks, func(j, blk gjson.Result) bool {
+		switch t := get(blk, "type").Str; t {
 		case "text":
-			if blk.Get("text").Str != "" {
+			if get(blk, "text").Str != "" {
 				texts++
 			}
 		case "tool_use":
@@ -517,17 +517,17 @@ func (w *a2o) assistantBlocks(at string, blocks gjson.Result) error {
 	if calls > 0 {
 		w.b = append(w.b, `,"tool_calls":[`...)
 		n := 0
-		blocks.ForEach(func(_, blk gjson.Result) bool {
-			if blk.Get("type").Str != "tool_use" {
+		each(blocks, func(_, blk gjson.Result) bool {
+			if get(blk, "type").Str != "tool_use" {
 				return true
 			}
 			n = w.sepPart(n)
 			w.b = append(w.b, `{"id":`...)
-			w.b = appendString(w.b, w.x.upstreamToolID(blk.Get("id").Str))
+			w.b = appendString(w.b, w.x.upstreamToolID(get(blk, "id").Str))
 			w.b = append(w.b, `,"type":"function","function":{"name":`...)
-			w.b = appendString(w.b, w.x.upstreamName(blk.Get("name").Str))
+			w.b = appendString(w.b, w.x.upstreamName(get(blk, "name").Str))
 			w.b = append(w.b, `,"arguments":`...)
-			if in := blk.Get("input"); in.IsObject() {
+			if in := get(blk, "input"); in.IsObject() {
 				w.b = appendCompactString(w.b, in.Raw)
 			} else {
 				w.b = append(w.b, `"{}"`...)
@@ -561,9 +561,9 @@ func (x *Exchange) upstreamName(name string) string {
 // the request is refused.
 func (w *a2o) tools(tools, choice gjson.Result) error {
 	n := 0
-	tools.ForEach(func(_, t gjson.Result) bool {
-		if typ := t.Get("type"); typ.Exists() && typ.Str != "custom" {
-			w.serverTools = append(w.serverTools, t.Get("name").Str)
+	each(tools, func(_, t gjson.Result) bool {
+		if typ := get(t, "type"); typ.Exists() && typ.Str != "custom" {
+			w.serverTools = append(w.serverTools, get(t, "name").Str)
 			return true
 		}
 		if n == 0 {
@@ -571,13 +571,13 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 		}
 		n = w.sepPart(n)
 		w.b = append(w.b, `{"type":"function","function":{"name":`...)
-		w.b = appendString(w.b, w.x.upstreamName(t.Get("name").Str))
-		if d := t.Get("description"); d.Type == gjson.String {
+		w.b = appendString(w.b, w.x.upstreamName(get(t, "name").Str))
+		if d := get(t, "description"); d.Type == gjson.String {
 			w.b = append(w.b, `,"description":`...)
 			w.b = appendStringValue(w.b, d)
 		}
 		w.b = append(w.b, `,"parameters":`...)
-		switch s := t.Get("input_schema"); {
+		switch s := get(t, "input_schema"); {
 		case !s.IsObject():
 			w.b = append(w.b, `{"type":"object","properties":{}}`...)
 		case w.x.quirks.geminiSchema:
@@ -595,9 +595,9 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 	if !choice.Exists() || choice.Type == gjson.Null {
 		return nil
 	}
-	typ := choice.Get("type").Str
+	typ := get(choice, "type").Str
 	if typ == "tool" {
-		name := choice.Get("name").Str
+		name := get(choice, "name").Str
 		for _, s := range w.serverTools {
 			if s == name {
 				return w.x.refuse("tool_choice", "names the server tool "+name)
@@ -616,12 +616,12 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 		w.b = append(w.b, `,"tool_choice":"none"`...)
 	case "tool":
 		w.b = append(w.b, `,"tool_choice":{"type":"function","function":{"name":`...)
-		w.b = appendString(w.b, w.x.upstreamName(choice.Get("name").Str))
+		w.b = appendString(w.b, w.x.upstreamName(get(choice, "name").Str))
 		w.b = append(w.b, "}}"...)
 	default:
 		return w.x.refuse("tool_choice", "has type "+strconv.Quote(typ))
 	}
-	if choice.Get("disable_parallel_tool_use").Bool() && typ != "none" && w.x.quirks.parallelToolCalls {
+	if get(choice, "disable_parallel_tool_use").Bool() && typ != "none" && w.x.quirks.parallelToolCalls {
 		w.b = append(w.b, `,"parallel_tool_calls":false`...)
 	}
 	return nil

@@ -40,7 +40,7 @@ func appendGeminiSchema(b []byte, s gjson.Result, depth int) []byte {
 		return append(b, s.Raw...)
 	}
 	b = append(b, '{')
-	s.ForEach(func(k, v gjson.Result) bool {
+	each(s, func(k, v gjson.Result) bool {
 		key := k.Str
 		switch {
 		case geminiDropped[key]:
@@ -58,7 +58,7 @@ func appendGeminiSchema(b []byte, s gjson.Result, depth int) []byte {
 			}
 		case key == "type" && v.IsArray():
 			nullable, first := false, gjson.Result{}
-			v.ForEach(func(_, t gjson.Result) bool {
+			each(v, func(_, t gjson.Result) bool {
 				if t.Str == "null" {
 					nullable = true
 				} else if !first.Exists() {
@@ -82,7 +82,7 @@ func appendGeminiSchema(b []byte, s gjson.Result, depth int) []byte {
 			}
 			b = append(b, '{')
 			first := true
-			v.ForEach(func(name, sub gjson.Result) bool {
+			each(v, func(name, sub gjson.Result) bool {
 				if !first {
 					b = append(b, ',')
 				}
@@ -99,7 +99,7 @@ func appendGeminiSchema(b []byte, s gjson.Result, depth int) []byte {
 			if v.IsArray() {
 				b = append(b, '[')
 				first := true
-				v.ForEach(func(_, sub gjson.Result) bool {
+				each(v, func(_, sub gjson.Result) bool {
 					if !first {
 						b = append(b, ',')
 					}

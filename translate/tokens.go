@@ -2,8 +2,7 @@ package translate
 
 import (
 	"encoding/base64"
-
-	"github.com/tidwall/gjson"
+	"strings"
 )
 
 // CountTokens estimates the input tokens of an Anthropic Messages (or
@@ -16,52 +15,70 @@ import (
 // descriptions and schemas of the tools), never the request's own JSON
 // syntax, and counts each piece the way byte-pair tokenizers split text:
 //
-//   - a run of letters is a word; words split at lower→upper case
-//     changes (camelCase identifiers); a part of up to 8 letters is one
-//     token, a longer one a token per 6 letters;
-//   - digits come in tokens of up to 3;
-//   - punctuation costs a token per 3 characters, a run of spaces (past
-//     the one that precedes a word) or of line breaks a token;
-//   - letters of alphabetic scripts outside ASCII (accents, Greek,
-//     Cyrillic) join words at half weight; CJK characters cost four
-//     tokens per five; other symbols a token each.
+//   - a run of letters is a word, split at lower→upper case changes
+//     (camelCase identifiers); a part of up to 8 letters is one token,
+//     a longer one a token more per 6 letters;
+//   - digits come in tokens of up to 3, punctuation likewise;
+//   - a run of spaces (past the one that goes with the next word) or of
+//     line breaks is a token;
+//   - letters outside ASCII of two-byte scripts (accents, Greek,
+//     Cyrillic) count as letters; three-byte characters (CJK) four
+//     tokens per five; four-byte ones (emoji) a token each.
 //
 // Calibrated against the o200k tokenizer on English prose, Go and Python
 // code, JSON, go.sum hashes, Chinese and the Claude Code request in
 // testdata, the raw count is within 16% of o200k's for each (the Claude
-// Code request: 8,092 against 8,054; bytes/4 would say 12,300); the result
-// adds a tenth (Claude's tokenizer is larger than o200k on the same text,
-// and for a context meter an overestimate is the safe side). Then the
-// framing: 3 tokens per message, 3 to prime the reply, and when tools
-// are offered the 346 tokens of the tool-use system prompt Anthropic
-// documents. Images count as Anthropic prices them (width × height /
-// 750, after the API's own downscaling to at most 1568 pixels a side
-// and 1.15 megapixels), with the size read from a PNG, GIF or JPEG
+// Code request: 8,092 against 8,054; bytes/4 would say 12,210); the
+// result adds a tenth (Claude's tokenizer is larger than o200k on the
+// same text, and for a context meter an overestimate is the safe side).
+// Then the framing: 3 tokens per message, 3 to prime the reply, and when
+// tools are offered the 346 tokens of the tool-use system prompt
+// Anthropic documents. Images count as Anthropic prices them (width ×
+// height / 750, after the API's own downscaling to at most 1568 pixels a
+// side and 1.15 megapixels), with the size read from a PNG, GIF or JPEG
 // header, else the 1,600 tokens of a full-size image; PDF documents
 // 1,500 tokens per 100 KB. Thinking blocks of earlier turns are not
 // counted: Anthropic drops them from the context.
 //
-// The estimate is deterministic and costs one pass over the text, with
-// no allocation beyond gjson's.
+// The estimate is deterministic, reads the string literals as they are
+// in the body (escapes counted as the characters they stand for, nothing
+// unescaped), and costs one pass over the body's structure; texts over
+// 4 KB are counted on a 4 KB sample of their start and end.
 func CountTokens(body []byte) int64 {
-	doc := gjson.Parse(view(body))
+	doc := view(body)
 	var c tokenCounter
-	c.content(doc.Get("system"))
-	doc.Get("messages").ForEach(func(_, m gjson.Result) bool {
-		c.fixed += tokensPerMessage
-		c.content(m.Get("content"))
+	eachRaw(doc, func(k, v string) bool {
+		switch k {
+		case `"system"`:
+			c.content(v)
+		case `"messages"`:
+			eachRaw(v, func(_, m string) bool {
+				c.fixed += tokensPerMessage
+				c.content(getRaw(m, `"content"`))
+				return true
+			})
+		case `"tools"`:
+			first := true
+			eachRaw(v, func(_, t string) bool {
+				if first {
+					c.fixed += toolUsePrompt
+					first = false
+				}
+				c.fixed += tokensPerTool
+				eachRaw(t, func(k, v string) bool {
+					switch k {
+					case `"name"`, `"description"`:
+						c.literal(v)
+					case `"input_schema"`:
+						c.text(v)
+					}
+					return true
+				})
+				return true
+			})
+		}
 		return true
 	})
-	if tools := doc.Get("tools"); tools.IsArray() && len(tools.Raw) > 2 {
-		c.fixed += toolUsePrompt
-		tools.ForEach(func(_, t gjson.Result) bool {
-			c.fixed += tokensPerTool
-			c.text(t.Get("name").Str)
-			c.text(t.Get("description").Str)
-			c.text(t.Get("input_schema").Raw)
-			return true
-		})
-	}
 	return (c.n*claudeRatio+9)/10 + c.fixed + tokensForReply
 }
 
@@ -85,33 +102,44 @@ const (
 // documents).
 type tokenCounter struct{ n, fixed int64 }
 
-// content counts a message's content: a string or an array of blocks.
-func (c *tokenCounter) content(r gjson.Result) {
-	if r.Type == gjson.String {
-		c.text(r.Str)
+// literal counts a raw string literal's text.
+func (c *tokenCounter) literal(raw string) {
+	if len(raw) >= 2 && raw[0] == '"' {
+		c.text(raw[1 : len(raw)-1])
+	}
+}
+
+// content counts a message's raw content: a string or an array of
+// blocks.
+func (c *tokenCounter) content(raw string) {
+	if raw == "" {
 		return
 	}
-	r.ForEach(func(_, b gjson.Result) bool {
-		switch b.Get("type").Str {
-		case "text":
-			c.text(b.Get("text").Str)
-		case "image":
-			c.fixed += imageTokens(b.Get("source"))
-		case "document":
-			src := b.Get("source")
-			switch src.Get("type").Str {
-			case "text":
-				c.text(src.Get("data").Str)
-			case "base64":
-				c.fixed += (int64(len(src.Get("data").Raw))*3/4/100_000 + 1) * 1500
+	if raw[0] == '"' {
+		c.literal(raw)
+		return
+	}
+	eachRaw(raw, func(_, b string) bool {
+		switch getRaw(b, `"type"`) {
+		case `"text"`:
+			c.literal(getRaw(b, `"text"`))
+		case `"image"`:
+			c.fixed += imageTokens(getRaw(b, `"source"`))
+		case `"document"`:
+			src := getRaw(b, `"source"`)
+			switch getRaw(src, `"type"`) {
+			case `"text"`:
+				c.literal(getRaw(src, `"data"`))
+			case `"base64"`:
+				c.fixed += (int64(len(getRaw(src, `"data"`)))*3/4/100_000 + 1) * 1500
 			default:
 				c.fixed += 1500
 			}
-		case "tool_use", "server_tool_use":
-			c.text(b.Get("name").Str)
-			c.text(b.Get("input").Raw)
-		case "tool_result", "web_search_tool_result":
-			c.content(b.Get("content"))
+		case `"tool_use"`, `"server_tool_use"`:
+			c.literal(getRaw(b, `"name"`))
+			c.text(getRaw(b, `"input"`))
+		case `"tool_result"`, `"web_search_tool_result"`:
+			c.content(getRaw(b, `"content"`))
 		}
 		return true
 	})
@@ -119,13 +147,18 @@ func (c *tokenCounter) content(r gjson.Result) {
 
 // Byte classes of the tokenizer estimate.
 const (
-	classOther = iota
-	classLetter
+	classLetter = iota
 	classUpper
 	classDigit
 	classSpace
 	classNewline
 	classPunct
+	classCont // a UTF-8 continuation byte: part of the character before
+	classWide // the first byte of a three-byte character (CJK)
+	classEmoji
+	classBad
+	classEscape // a backslash inside a literal
+	numClasses
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -141,116 +174,128 @@ var byteClass = func() (t [256]uint8) {
 			t[c] = classSpace
 		case c == '\n' || c == '\r':
 			t[c] = classNewline
+		case c == '\\':
+			t[c] = classEscape
 		case c < 0x80:
 			t[c] = classPunct
+		case c < 0xc0:
+			t[c] = classCont
+		case c < 0xc2:
+			t[c] = classBad
+		case c < 0xe0:
+			t[c] = classLetter // two-byte scripts: letters
+		case c < 0xf0:
+			t[c] = classWide
+		case c < 0xf5:
+			t[c] = classEmoji
 		default:
-			t[c] = classOther
+			t[c] = classBad
 		}
 	}
 	return t
 }()
 
-// text counts one piece of text (see CountTokens for the rules).
+// tokenAt[class][run] is 1 when the run-th byte (from 1) of a run of
+// one class starts a token; wrapAt and wrapTo make the pattern repeat
+// (letters: a token at 1, 9, 15, 21, …; digits and punctuation at 1, 4,
+// 7, …; spaces at 2 only; CJK at 1, 2, 3, 4 of every 5).
+var tokenAt, wrapAt, wrapTo = func() (at [numClasses][32]uint8, wrap, to [numClasses]uint8) {
+	for c := range numClasses {
+		wrap[c], to[c] = 31, 30
+	}
+	at[classLetter][1], at[classLetter][9], at[classLetter][15] = 1, 1, 1
+	wrap[classLetter], to[classLetter] = 16, 10
+	for _, c := range []int{classDigit, classPunct} {
+		at[c][1] = 1
+		wrap[c], to[c] = 4, 1
+	}
+	at[classSpace][2] = 1
+	wrap[classSpace], to[classSpace] = 4, 3
+	at[classNewline][1] = 1
+	wrap[classNewline], to[classNewline] = 3, 2
+	at[classWide][1], at[classWide][2], at[classWide][3], at[classWide][4] = 1, 1, 1, 1
+	wrap[classWide], to[classWide] = 6, 1
+	at[classEmoji][1], at[classBad][1] = 1, 1
+	wrap[classEmoji], to[classEmoji], wrap[classBad], to[classBad] = 2, 1, 2, 1
+	return at, wrap, to
+}()
+
+// sampleBytes bounds the bytes of one text counted in full: a longer
+// text (a file in a tool result, a long system prompt) is counted on its
+// first and last sampleBytes/2 and the count scaled to its length. Such
+// texts are uniform enough that this moves the Claude Code request's
+// estimate by under 1%, and it keeps CountTokens from growing with a
+// 10 MB body.
+const sampleBytes = 4096
+
+// text counts one piece of text, the inside of a string literal or raw
+// JSON (see CountTokens for the rules).
 func (c *tokenCounter) text(s string) {
+	if len(s) > sampleBytes {
+		var head, tail tokenCounter
+		head.count(s[:sampleBytes/2])
+		tail.count(s[len(s)-sampleBytes/2:])
+		c.n += (head.n + tail.n) * int64(len(s)) / sampleBytes
+		return
+	}
+	c.count(s)
+}
+
+// count counts s in full.
+func (c *tokenCounter) count(s string) {
 	var n int64
-	for i := 0; i < len(s); {
-		switch byteClass[s[i]] {
-		case classLetter, classUpper:
-			// A word part: optional capitals, then lower case.
-			j := i + 1
-			for j < len(s) && byteClass[s[j]] == classUpper && byteClass[s[j-1]] == classUpper {
-				j++
-			}
-			for j < len(s) && byteClass[s[j]] == classLetter {
-				j++
-			}
-			if l := j - i; l <= 8 {
-				n++
-			} else {
-				n += int64(l+5) / 6
-			}
-			i = j
-		case classDigit:
-			j := i + 1
-			for j < len(s) && byteClass[s[j]] == classDigit {
-				j++
-			}
-			n += int64(j-i+2) / 3
-			i = j
-		case classSpace:
-			j := i + 1
-			for j < len(s) && byteClass[s[j]] == classSpace {
-				j++
-			}
-			// One space goes with the word after it.
-			if j-i > 1 {
-				n++
-			}
-			i = j
-		case classNewline:
-			j := i + 1
-			for j < len(s) && byteClass[s[j]] == classNewline {
-				j++
-			}
-			n++
-			i = j
-		case classPunct:
-			j := i + 1
-			for j < len(s) && byteClass[s[j]] == classPunct {
-				j++
-			}
-			n += int64(j-i+2) / 3
-			i = j
-		default:
-			// Outside ASCII: letters of alphabetic scripts (Latin
-			// accents, Greek, Cyrillic: below U+0590) join words as
-			// ASCII letters do; CJK and symbols are a token each.
-			size := runeLen(s, i)
-			if size == 0 {
-				n++
+	prev, run := uint8(numClasses), uint8(0)
+	for i := 0; i < len(s); i++ {
+		cl := byteClass[s[i]]
+		switch cl {
+		case classCont:
+			continue
+		case classEscape:
+			// An escape stands for one character: \n and \r a line
+			// break, \t a space, \uXXXX a character outside ASCII,
+			// the others punctuation.
+			if i+1 < len(s) {
 				i++
-				continue
-			}
-			if size == 2 && s[i] < 0xd6 {
-				j := i + 2
-				for j < len(s) {
-					if byteClass[s[j]] == classLetter {
-						j++
-					} else if s[j] >= 0xc3 && s[j] < 0xd6 && j+1 < len(s) && s[j+1]&0xc0 == 0x80 {
-						j += 2
-					} else {
-						break
-					}
+				switch s[i] {
+				case 'n', 'r':
+					cl = classNewline
+				case 't':
+					cl = classSpace
+				case 'u':
+					cl = classWide
+					i = min(i+4, len(s)-1)
+				default:
+					cl = classPunct
 				}
-				n += int64(j-i+7) / 8
-				i = j
-				continue
+			} else {
+				cl = classPunct
 			}
-			if size == 3 {
-				// CJK and other three-byte characters: o200k has
-				// about four tokens for five of them.
-				j, k := i, 0
-				for j+3 <= len(s) && s[j] >= 0xe0 && s[j] < 0xf0 && runeLen(s, j) == 3 {
-					j += 3
-					k++
-				}
-				n += int64(k*4+4) / 5
-				i = j
-				continue
+		case classUpper:
+			// camelCase: a capital after a lower-case letter starts
+			// a word part; within capitals and letters it continues.
+			if prev == classLetter && i > 0 && byteClass[s[i-1]] == classLetter {
+				run = 0
 			}
-			n++
-			i += size
+			cl = classLetter
 		}
+		if cl != prev {
+			prev, run = cl, 0
+		}
+		run++
+		if run >= wrapAt[cl] {
+			run = wrapTo[cl]
+		}
+		n += int64(tokenAt[cl][run])
 	}
 	c.n += n
 }
 
-// imageTokens is what Anthropic charges for an image source.
-func imageTokens(src gjson.Result) int64 {
-	if src.Get("type").Str != "base64" {
+// imageTokens is what Anthropic charges for a raw image source.
+func imageTokens(src string) int64 {
+	if getRaw(src, `"type"`) != `"base64"` {
 		return fullImage
 	}
-	data := src.Get("data").Str
+	data := strings.Trim(getRaw(src, `"data"`), `"`)
 	// The header of any of the three formats is in the first 48 KiB
 	// for all but JPEGs with large metadata; those count as full size.
 	head := data[:min(len(data), 64<<10)]
@@ -263,7 +308,6 @@ func imageTokens(src gjson.Result) int64 {
 	}
 	return scaledImageTokens(w, h)
 }
-
 // scaledImageTokens is width × height / 750 after the downscaling the
 // API applies to large images.
 func scaledImageTokens(w, h int64) int64 {
