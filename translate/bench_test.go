@@ -32,8 +32,8 @@ func BenchmarkRequestClaudeCode(b *testing.B) {
 // streamed request needs for message_start.
 func BenchmarkRequestClaudeCodeNoEstimate(b *testing.B) {
 	body, _ := os.ReadFile("../testdata/requests/claude_code.json")
-	body = bytes.Replace(body, []byte(`"stream": true`), []byte(`"stream": false`), 1)
-	if !bytes.Contains(body, []byte(`"stream": false`)) {
+	body = bytes.Replace(body, []byte(`"stream":true`), []byte(`"stream":false`), 1)
+	if !bytes.Contains(body, []byte(`"stream":false`)) {
 		b.Fatal("no stream flag to clear")
 	}
 	b.SetBytes(int64(len(body)))

@@ -308,6 +308,7 @@ func imageTokens(src string) int64 {
 	}
 	return scaledImageTokens(w, h)
 }
+
 // scaledImageTokens is width × height / 750 after the downscaling the
 // API applies to large images.
 func scaledImageTokens(w, h int64) int64 {
