@@ -124,7 +124,16 @@ func appendStringValue(b []byte, r gjson.Result) []byte {
 	if r.Type == gjson.String && isLiteral(r.Raw) {
 		return append(b, r.Raw...)
 	}
-	return appendString(b, r.String())
+	return appendString(b, decoded(r))
+}
+
+// decoded is the text of a string value, decoded from its raw literal
+// (result leaves long ones undecoded).
+func decoded(r gjson.Result) string {
+	if r.Type == gjson.String && len(r.Raw) >= lazyString {
+		return gjson.Parse(r.Raw).Str
+	}
+	return r.String()
 }
 
 // appendInner is appendStringValue without the quotes, for joining
@@ -133,7 +142,7 @@ func appendInner(b []byte, r gjson.Result) []byte {
 	if r.Type == gjson.String && isLiteral(r.Raw) {
 		return append(b, r.Raw[1:len(r.Raw)-1]...)
 	}
-	return appendEscaped(b, r.String())
+	return appendEscaped(b, decoded(r))
 }
 
 // isLiteral reports whether raw can be copied as a JSON string literal:
@@ -151,7 +160,17 @@ func isLiteral(raw string) bool {
 	if bs%2 == 1 {
 		return false
 	}
-	for i := 1; i < len(raw)-1; i++ {
+	// Eight bytes at a time while they are ASCII and none is a control
+	// character (the classic "has a byte less than n" test).
+	i := 1
+	for ; i+8 <= len(raw)-1; i += 8 {
+		w := uint64(raw[i]) | uint64(raw[i+1])<<8 | uint64(raw[i+2])<<16 | uint64(raw[i+3])<<24 |
+			uint64(raw[i+4])<<32 | uint64(raw[i+5])<<40 | uint64(raw[i+6])<<48 | uint64(raw[i+7])<<56
+		if w&0x8080808080808080 != 0 || (w-0x2020202020202020)&^w&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(raw)-1; i++ {
 		c := raw[i]
 		if c < 0x20 {
 			return false

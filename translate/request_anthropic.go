@@ -132,7 +132,7 @@ func (x *Exchange) anthropicToOpenAI(body []byte) ([]byte, error) {
 	}
 	if user := get(f.metadata, "user_id"); user.Type == gjson.String && user.Str != "" && x.quirks.user {
 		w.b = append(w.b, `,"user":`...)
-		w.b = appendString(w.b, openAIUser(user.Str))
+		w.b = appendString(w.b, openAIUser(decoded(user)))
 	}
 	if effort := reasoningEffort(f.thinking); effort != "" && x.quirks.reasoning != nil && x.quirks.reasoning(model) {
 		w.b = append(w.b, `,"reasoning_effort":"`...)
@@ -388,7 +388,7 @@ func (w *a2o) toolResult(at string, blk gjson.Result) (images int, err error) {
 	}
 	w.n++
 	w.b = append(w.b, `{"role":"tool","tool_call_id":`...)
-	w.b = appendString(w.b, w.x.upstreamToolID(get(blk, "tool_use_id").Str))
+	w.b = appendString(w.b, w.x.upstreamToolID(decoded(get(blk, "tool_use_id"))))
 	w.b = append(w.b, `,"content":"`...)
 	isError := get(blk, "is_error").Bool()
 	if isError {
@@ -467,7 +467,7 @@ func (w *a2o) document(at string, blk gjson.Result) error {
 	case "base64":
 		if w.x.quirks.fileParts && get(src, "media_type").Str == "application/pdf" {
 			w.b = append(w.b, `{"type":"file","file":{"filename":`...)
-			name := get(blk, "title").Str
+			name := decoded(get(blk, "title"))
 			if name == "" {
 				name = "document.pdf"
 			}
@@ -523,9 +523,9 @@ func (w *a2o) assistantBlocks(at string, blocks gjson.Result) error {
 			}
 			n = w.sepPart(n)
 			w.b = append(w.b, `{"id":`...)
-			w.b = appendString(w.b, w.x.upstreamToolID(get(blk, "id").Str))
+			w.b = appendString(w.b, w.x.upstreamToolID(decoded(get(blk, "id"))))
 			w.b = append(w.b, `,"type":"function","function":{"name":`...)
-			w.b = appendString(w.b, w.x.upstreamName(get(blk, "name").Str))
+			w.b = appendString(w.b, w.x.upstreamName(decoded(get(blk, "name"))))
 			w.b = append(w.b, `,"arguments":`...)
 			if in := get(blk, "input"); in.IsObject() {
 				w.b = appendCompactString(w.b, in.Raw)
@@ -563,7 +563,7 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 	n := 0
 	each(tools, func(_, t gjson.Result) bool {
 		if typ := get(t, "type"); typ.Exists() && typ.Str != "custom" {
-			w.serverTools = append(w.serverTools, get(t, "name").Str)
+			w.serverTools = append(w.serverTools, decoded(get(t, "name")))
 			return true
 		}
 		if n == 0 {
@@ -571,7 +571,7 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 		}
 		n = w.sepPart(n)
 		w.b = append(w.b, `{"type":"function","function":{"name":`...)
-		w.b = appendString(w.b, w.x.upstreamName(get(t, "name").Str))
+		w.b = appendString(w.b, w.x.upstreamName(decoded(get(t, "name"))))
 		if d := get(t, "description"); d.Type == gjson.String {
 			w.b = append(w.b, `,"description":`...)
 			w.b = appendStringValue(w.b, d)
@@ -597,7 +597,7 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 	}
 	typ := get(choice, "type").Str
 	if typ == "tool" {
-		name := get(choice, "name").Str
+		name := decoded(get(choice, "name"))
 		for _, s := range w.serverTools {
 			if s == name {
 				return w.x.refuse("tool_choice", "names the server tool "+name)
@@ -616,7 +616,7 @@ func (w *a2o) tools(tools, choice gjson.Result) error {
 		w.b = append(w.b, `,"tool_choice":"none"`...)
 	case "tool":
 		w.b = append(w.b, `,"tool_choice":{"type":"function","function":{"name":`...)
-		w.b = appendString(w.b, w.x.upstreamName(get(choice, "name").Str))
+		w.b = appendString(w.b, w.x.upstreamName(decoded(get(choice, "name"))))
 		w.b = append(w.b, "}}"...)
 	default:
 		return w.x.refuse("tool_choice", "has type "+strconv.Quote(typ))

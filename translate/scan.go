@@ -78,7 +78,16 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-// result is the gjson.Result of the raw value v.
+// lazyString is the length from which a string with escapes is not
+// unescaped by result: long strings (a system prompt, a file in a tool
+// result) are only ever copied as their raw literal, and unescaping them
+// cost more than the rest of the translation.
+const lazyString = 1024
+
+// result is the gjson.Result of the raw value v. For a string of
+// lazyString bytes or more with escapes, Str is the raw literal itself,
+// not its text: read such values with appendStringValue or appendInner
+// (which copy Raw, or decode it), or test Str only for emptiness.
 func result(v string) gjson.Result {
 	if v == "" {
 		return gjson.Result{}
@@ -87,6 +96,9 @@ func result(v string) gjson.Result {
 	case '"':
 		if len(v) >= 2 && v[len(v)-1] == '"' && strings.IndexByte(v, '\\') < 0 {
 			return gjson.Result{Type: gjson.String, Raw: v, Str: v[1 : len(v)-1]}
+		}
+		if len(v) >= lazyString {
+			return gjson.Result{Type: gjson.String, Raw: v, Str: v}
 		}
 		return gjson.Parse(v)
 	case '{', '[':
