@@ -71,6 +71,10 @@ var (
 )
 
 func (h *Handler) message(w http.ResponseWriter, r *http.Request, req *request, f fault) {
+	if req.tools.call {
+		h.messageToolUse(w, r, req, f, req.tools)
+		return
+	}
 	rep := newReply(req)
 	stop := "end_turn"
 	if rep.truncated {

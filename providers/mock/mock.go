@@ -12,7 +12,9 @@
 // the Responses API; Anthropic messages and count_tokens. Answers echo the
 // last user message, carry usage counted the same way everywhere, and
 // streams are paced (about 25ms between content chunks) so a person sees
-// them arrive.
+// them arrive. A request that offers tools gets a tool call, and one that
+// ends with a tool result gets text quoting it, so an agent's whole tool
+// loop runs offline (tools.go).
 //
 // The model names below simulate failures instead. Fixed provider answers
 // are reproduced from real captures (files in failures/, in raw HTTP

@@ -104,6 +104,10 @@ var openAIStreamError = []byte(`{"error":{"message":"The server had an error whi
 var nullJSON = json.RawMessage("null")
 
 func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, req *request, f fault) {
+	if req.tools.call {
+		h.chatToolCall(w, r, req, f, req.tools)
+		return
+	}
 	rep := newReply(req)
 	finish := "stop"
 	if rep.truncated {

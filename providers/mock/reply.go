@@ -31,6 +31,9 @@ func newReply(req *request) reply {
 	if echo := echoOf(req.lastUser); echo != "" {
 		said = "You said: “" + echo + "”."
 	}
+	if req.tools.hasResult {
+		said = "The tool returned: “" + echoOf(req.tools.result) + "”."
+	}
 	text := "Hi! This is the LLM gateway's mock provider, answering as " + model + ". " +
 		said + " No real model was called, so this answer cost nothing."
 	words := strings.Fields(text)

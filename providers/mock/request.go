@@ -23,6 +23,8 @@ type request struct {
 	promptTokens int
 	// maxTokens is the output cap the request sets, or 0.
 	maxTokens int
+	// tools is what the request's tools ask for (tools.go).
+	tools toolPlan
 }
 
 // parseRequest reads the fields of body that the answer on path needs.
@@ -79,6 +81,7 @@ func parseRequest(path string, body []byte) *request {
 		req.maxTokens = int(doc.Get("max_tokens").Int())
 	}
 	req.lastUser = p.lastUser
+	req.tools = planTools(path, doc)
 	req.promptTokens = p.tokens()
 	return req
 }

@@ -1,0 +1,188 @@
+package mock
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+const (
+	chatTools     = `"tools":[{"type":"function","function":{"name":"Bash","parameters":{"type":"object","properties":{"command":{"type":"string"},"timeout":{"type":"number","minimum":5}},"required":["command","timeout"]}}},{"type":"function","function":{"name":"Read","parameters":{"type":"object","properties":{"file_path":{"type":"string"}},"required":["file_path"]}}}]`
+	messagesTools = `"tools":[{"type":"web_search_20250305","name":"web_search"},{"name":"Bash","input_schema":{"type":"object","properties":{"command":{"type":"string"},"run_in_background":{"type":"boolean"}},"required":["command","run_in_background"]}},{"name":"Read","input_schema":{"type":"object","properties":{"file_path":{"type":"string"}},"required":["file_path"]}}]`
+)
+
+func TestChatToolCall(t *testing.T) {
+	h := newTestHandler(0)
+	doc := gjson.Parse(serve(t, h, pathChat, chatBody("gpt-4o", "Please look at /repo/README.md for me", chatTools)).rec.Body())
+	c := doc.Get("choices.0")
+	checkString(t, c, "finish_reason", "tool_calls")
+	call := c.Get("message.tool_calls.0")
+	checkPrefix(t, call, "id", "call_")
+	checkString(t, call, "type", "function")
+	checkString(t, call, "function.name", "Read")
+	checkString(t, call, "function.arguments", `{"file_path":"/repo/README.md"}`)
+	if doc.Get("usage.completion_tokens").Int() <= 0 {
+		t.Errorf("usage %s", doc.Get("usage").Raw)
+	}
+}
+
+func TestChatToolCallMinimalArguments(t *testing.T) {
+	h := newTestHandler(0)
+	doc := gjson.Parse(serve(t, h, pathChat, chatBody("gpt-4o", "run the tests", chatTools)).rec.Body())
+	call := doc.Get("choices.0.message.tool_calls.0.function")
+	checkString(t, call, "name", "Bash")
+	checkString(t, call, "arguments", `{"command":"mock","timeout":5}`)
+}
+
+func TestChatToolChoice(t *testing.T) {
+	h := newTestHandler(0)
+	named := serve(t, h, pathChat, chatBody("gpt-4o", "hello", chatTools+`,"tool_choice":{"type":"function","function":{"name":"Read"}}`))
+	checkString(t, gjson.Parse(named.rec.Body()), "choices.0.message.tool_calls.0.function.name", "Read")
+	none := gjson.Parse(serve(t, h, pathChat, chatBody("gpt-4o", "hello", chatTools+`,"tool_choice":"none"`)).rec.Body())
+	if none.Get("choices.0.message.tool_calls").Exists() || none.Get("choices.0.finish_reason").Str != "stop" {
+		t.Errorf("tool_choice none answered %s", none.Get("choices.0").Raw)
+	}
+}
+
+func TestChatToolResultAnswer(t *testing.T) {
+	h := newTestHandler(0)
+	body := `{"model":"gpt-4o",` + chatTools + `,"messages":[{"role":"user","content":"read a.go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"Read","arguments":"{\"file_path\":\"a.go\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"package main\n\nfunc main() { println(42) }"}]}`
+	doc := gjson.Parse(serve(t, h, pathChat, body).rec.Body())
+	checkString(t, doc, "choices.0.finish_reason", "stop")
+	if text := doc.Get("choices.0.message.content").Str; !strings.Contains(text, "The tool returned: “package main func main() { println(42)") {
+		t.Errorf("text %q does not quote the tool result", text)
+	}
+}
+
+func TestChatToolCallStream(t *testing.T) {
+	h := newTestHandler(0)
+	res := serve(t, h, pathChat, chatBody("gpt-4o", "open src/main.go", chatTools+`,"stream":true,"stream_options":{"include_usage":true}`))
+	evs := eventsPerFlush(t, res.rec)
+	var args strings.Builder
+	argChunks, finish, usage := 0, "", false
+	var text strings.Builder
+	for _, ev := range evs {
+		if ev.data == "[DONE]" {
+			continue
+		}
+		d := gjson.Parse(ev.data)
+		if d.Get("usage.completion_tokens").Exists() {
+			usage = true
+		}
+		text.WriteString(d.Get("choices.0.delta.content").Str)
+		for _, tc := range d.Get("choices.0.delta.tool_calls").Array() {
+			if tc.Get("index").Int() != 0 {
+				t.Errorf("tool call index %s", tc.Get("index").Raw)
+			}
+			if tc.Get("id").Exists() {
+				checkString(t, tc, "function.name", "Read")
+				checkString(t, tc, "type", "function")
+			} else {
+				argChunks++
+			}
+			args.WriteString(tc.Get("function.arguments").Str)
+		}
+		if f := d.Get("choices.0.finish_reason").Str; f != "" {
+			finish = f
+		}
+	}
+	if args.String() != `{"file_path":"src/main.go"}` || argChunks < 3 {
+		t.Errorf("arguments %q in %d chunks", args.String(), argChunks)
+	}
+	if finish != "tool_calls" || !usage || evs[len(evs)-1].data != "[DONE]" || text.String() != "I'll use Read." {
+		t.Errorf("finish %q, usage %v, text %q, last %q", finish, usage, text.String(), evs[len(evs)-1].data)
+	}
+}
+
+func TestMessageToolUse(t *testing.T) {
+	h := newTestHandler(0)
+	doc := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "What does go.mod say?", messagesTools)).rec.Body())
+	checkString(t, doc, "stop_reason", "tool_use")
+	checkString(t, doc, "content.0.type", "text")
+	use := doc.Get("content.1")
+	checkString(t, use, "type", "tool_use")
+	checkPrefix(t, use, "id", "toolu_01")
+	checkString(t, use, "name", "Read")
+	if use.Get("input").Raw != `{"file_path":"go.mod"}` {
+		t.Errorf("input %s", use.Get("input").Raw)
+	}
+	// Without a path, the first client tool (not the server tool).
+	doc = gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", messagesTools)).rec.Body())
+	if in := doc.Get("content.1.input").Raw; doc.Get("content.1.name").Str != "Bash" || in != `{"command":"mock","run_in_background":true}` {
+		t.Errorf("call %s", doc.Get("content.1").Raw)
+	}
+}
+
+func TestMessageToolUseStream(t *testing.T) {
+	h := newTestHandler(0)
+	res := serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "Read ./docs/mock.md please", messagesTools+`,"stream":true`))
+	evs := eventsPerFlush(t, res.rec)
+	var names []string
+	var input strings.Builder
+	pieces := 0
+	for _, ev := range evs {
+		names = append(names, ev.name)
+		d := gjson.Parse(ev.data)
+		if ev.name == "content_block_start" && d.Get("index").Int() == 1 {
+			checkString(t, d, "content_block.type", "tool_use")
+			checkString(t, d, "content_block.name", "Read")
+			if d.Get("content_block.input").Raw != "{}" {
+				t.Errorf("tool_use start input %s", d.Get("content_block.input").Raw)
+			}
+		}
+		if d.Get("delta.type").Str == "input_json_delta" {
+			if d.Get("index").Int() != 1 {
+				t.Errorf("input delta at index %d", d.Get("index").Int())
+			}
+			pieces++
+			input.WriteString(d.Get("delta.partial_json").Str)
+		}
+		if ev.name == "message_delta" {
+			checkString(t, d, "delta.stop_reason", "tool_use")
+		}
+	}
+	var in map[string]string
+	if err := json.Unmarshal([]byte(input.String()), &in); err != nil || in["file_path"] != "./docs/mock.md" || pieces < 3 {
+		t.Errorf("input %q in %d pieces: %v", input.String(), pieces, err)
+	}
+	want := "message_start content_block_start ping content_block_delta content_block_delta content_block_delta content_block_stop content_block_start"
+	if got := strings.Join(names, " "); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "content_block_stop message_delta message_stop") {
+		t.Errorf("events %s", got)
+	}
+}
+
+func TestMessageToolResultAnswer(t *testing.T) {
+	h := newTestHandler(0)
+	body := `{"model":"claude-sonnet-4-5","max_tokens":1024,` + messagesTools + `,"messages":[{"role":"user","content":"read a.go"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"Read","input":{"file_path":"a.go"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"1\tpackage a"}]}]}]}`
+	doc := gjson.Parse(serve(t, h, pathMessages, body).rec.Body())
+	checkString(t, doc, "stop_reason", "end_turn")
+	if text := doc.Get("content.0.text").Str; !strings.Contains(text, "The tool returned: “1 package a”") {
+		t.Errorf("text %q", text)
+	}
+}
+
+func TestToolCallStreamFault(t *testing.T) {
+	h := newTestHandler(0)
+	res := serve(t, h, pathChat, chatBody("mock-stream-error", "read a.go", chatTools))
+	evs := eventsPerFlush(t, res.rec)
+	if last := evs[len(evs)-1].data; !strings.HasPrefix(last, `{"error":`) {
+		t.Errorf("mock-stream-error with tools ended with %q", last)
+	}
+}
+
+func TestPathIn(t *testing.T) {
+	for in, want := range map[string]string{
+		"look at /repo/a.go please": "/repo/a.go",
+		"what is in README.md?":     "README.md",
+		"see https://x.com/a":       "",
+		"version 1.2 is out":        "",
+		"hello world.":              "",
+		"(src/main.go)":             "src/main.go",
+	} {
+		if got := pathIn(in); got != want {
+			t.Errorf("pathIn(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
