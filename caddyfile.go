@@ -45,6 +45,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			base_url <url>
 //			api_key <key> [<key>...]
 //			models <name|pattern>...
+//			protocol openai|anthropic
+//			max_tokens <tokens>
+//			default_max_tokens <tokens>
 //			headers {
 //				<name> <value>
 //			}
@@ -294,6 +297,15 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {
 			p.KeyCooldown, err = durationArg(d)
 		case "circuit_breaker":
 			p.CircuitBreaker, err = unmarshalBreaker(d)
+		case "protocol":
+			p.Protocol, err = singleArg(d)
+			if err == nil && p.Protocol != "openai" && p.Protocol != "anthropic" {
+				return nil, d.Errf("provider %s: protocol %q: want openai or anthropic", p.Name, p.Protocol)
+			}
+		case "max_tokens":
+			p.MaxTokens, err = positiveInt(d)
+		case "default_max_tokens":
+			p.DefaultMaxTokens, err = positiveInt(d)
 		case "headers":
 			err = unmarshalHeaders(d, p)
 		case "transport":

@@ -146,21 +146,29 @@ func TestRouting(t *testing.T) {
 	wantJSON(t, body, "error.details.available_models", []any{"fast", "gpt-4o", "gpt-4o-mini"})
 }
 
-func TestProtocolMismatchIsRefused(t *testing.T) {
-	up := newFakeProvider(t, jsonAnswer(chatOK))
+// Only Anthropic Messages and OpenAI Chat Completions translate into each
+// other: the OpenAI-only endpoints are refused on an Anthropic provider,
+// naming both protocols, and nothing goes upstream.
+func TestUntranslatableEndpointIsRefused(t *testing.T) {
+	up := newFakeProvider(t, jsonAnswer(messageOK))
 	tester := loadGateway(t, fmt.Sprintf(`
-		provider groq {
-			base_url %s/v1
+		provider anthropic {
+			base_url %s
 			api_key sk-a
-			models llama-3.1-70b-versatile
+			models claude-*
 		}`, up.URL))
-	resp, body := post(t, tester, "/v1/messages", `{"model":"llama-3.1-70b-versatile","max_tokens":10,"messages":[{"role":"user","content":"x"}]}`)
-	wantStatus(t, resp, body, 400)
-	wantJSON(t, body, "type", "error")
-	wantJSON(t, body, "error.type", "invalid_request_error")
-	msg := gjson.GetBytes(body, "error.message").Str
-	if !strings.Contains(msg, "OpenAI") || !strings.Contains(msg, "Anthropic") {
-		t.Errorf("message %q should name both protocols", msg)
+	for path, body := range map[string]string{
+		"/v1/responses":   `{"model":"claude-sonnet-4-5","input":"x"}`,
+		"/v1/embeddings":  `{"model":"claude-sonnet-4-5","input":"x"}`,
+		"/v1/completions": `{"model":"claude-sonnet-4-5","prompt":"x"}`,
+	} {
+		resp, answer := post(t, tester, path, body)
+		wantStatus(t, resp, answer, 400)
+		wantJSON(t, answer, "error.type", "invalid_request_error")
+		msg := gjson.GetBytes(answer, "error.message").Str
+		if !strings.Contains(msg, "OpenAI") || !strings.Contains(msg, "Anthropic") {
+			t.Errorf("%s: message %q should name both protocols", path, msg)
+		}
 	}
 	if n := len(up.requests()); n != 0 {
 		t.Errorf("the provider received %d requests, want none", n)

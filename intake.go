@@ -10,6 +10,7 @@ import (
 	"github.com/llmgateway/caddy-llm-gateway/providers"
 	"github.com/llmgateway/caddy-llm-gateway/relay"
 	"github.com/llmgateway/caddy-llm-gateway/request"
+	"github.com/llmgateway/caddy-llm-gateway/translate"
 )
 
 // serveAPI handles a POST to a provider API path: the client's key, its
@@ -44,12 +45,12 @@ func (x *exchange) serveAPI() {
 	}
 	x.result.Route = rt
 	up := rt.Upstream
-	if !up.Type.Speaks(x.endpoint.Protocol) {
+	if !up.Type.Speaks(x.endpoint.Protocol) && x.endpoint.Translated() == nil && !x.endpoint.Free {
 		x.fail(&llmerrors.Error{
 			Code:     llmerrors.InvalidRequest,
 			Provider: up.Name,
-			Message: fmt.Sprintf("Model '%s' is served by provider '%s', which speaks the %s protocol, but this request uses the %s protocol (%s). Send it to the provider's own path, or pick a model of a provider that speaks %s.",
-				x.model, up.Name, up.Type.Protocols[0], x.endpoint.Protocol, x.endpoint.Path, x.endpoint.Protocol),
+			Message: fmt.Sprintf("Model '%s' is served by provider '%s', which speaks the %s protocol, and %s has no equivalent there (only Anthropic Messages and OpenAI Chat Completions translate into each other). Pick a model of a provider that speaks %s.",
+				x.model, up.Name, up.Type.Protocols[0], x.endpoint.Path, x.endpoint.Protocol),
 		})
 		return
 	}
@@ -62,6 +63,15 @@ func (x *exchange) serveAPI() {
 		return
 	}
 	defer x.settle()
+	if x.endpoint.Free && !up.Type.Speaks(x.endpoint.Protocol) {
+		// count_tokens for a model of an OpenAI-protocol provider, which
+		// has no such endpoint: the gateway estimates it.
+		x.result.Route = rt
+		x.writeJSON(struct {
+			InputTokens int64 `json:"input_tokens"`
+		}{translate.CountTokens(body.Raw)})
+		return
+	}
 	x.result = relay.Run(&relay.Call{
 		Request:         x.r,
 		Endpoint:        x.endpoint,
@@ -103,8 +113,8 @@ func requiredMember(ep *providers.Endpoint) request.Member {
 }
 
 // allowedChain is the route's chain of fallbacks, without the routes the
-// key may not use and, until the gateway translates between protocols,
-// those of providers that do not speak the request's protocol.
+// key may not use and those of providers that can serve the request
+// neither in its own protocol nor translated.
 func (x *exchange) allowedChain(rt route) []route {
 	chain := x.g.router.chain(x.model, rt)
 	if len(chain) == 1 {
@@ -112,7 +122,7 @@ func (x *exchange) allowedChain(rt route) []route {
 	}
 	allowed := chain[:1:1]
 	for _, fb := range chain[1:] {
-		if x.mayUse(fb) && fb.Upstream.Type.Speaks(x.endpoint.Protocol) {
+		if x.mayUse(fb) && (fb.Upstream.Type.Speaks(x.endpoint.Protocol) || x.endpoint.Translated() != nil) {
 			allowed = append(allowed, fb)
 		}
 	}

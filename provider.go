@@ -50,6 +50,22 @@ type Provider struct {
 	// wins over one given here.
 	Headers map[string]string `json:"headers,omitempty"`
 
+	// The protocol a mock provider speaks: `openai`, `anthropic`, or
+	// both (the default). A mock that speaks one protocol serves requests
+	// of the other translated, as a real provider of that protocol
+	// would: Claude Code on an OpenAI-compatible mock, for one.
+	Protocol string `json:"protocol,omitempty"`
+
+	// The most output tokens a translated request may ask of this
+	// provider's models: a larger max_tokens is lowered to it. Default:
+	// the caps the provider's type documents for its models.
+	MaxTokens int64 `json:"max_tokens,omitempty"`
+
+	// The max_tokens a translated request to an Anthropic provider asks
+	// when the OpenAI client set none (Anthropic requires one).
+	// Default: 4096.
+	DefaultMaxTokens int64 `json:"default_max_tokens,omitempty"`
+
 	// The model names routed to this provider. `*` matches any run of
 	// characters (`claude-*`); a name routed by an exact entry wins
 	// over a pattern.
@@ -147,6 +163,11 @@ func (p *Provider) provision(ctx caddy.Context, repl *caddy.Replacer) error {
 	if p.typ, err = p.resolveType(); err != nil {
 		return err
 	}
+	if p.Protocol != "" {
+		if p.typ, err = restrictProtocol(p.typ, p.Protocol); err != nil {
+			return err
+		}
+	}
 	if p.Timeout == 0 {
 		p.Timeout = caddy.Duration(defaultTimeout)
 	}
@@ -166,11 +187,13 @@ func (p *Provider) provision(ctx caddy.Context, repl *caddy.Replacer) error {
 		}
 	}
 	up := &relay.Upstream{
-		Name:        p.Name,
-		Type:        p.typ,
-		Breaker:     breaker,
-		KeyCooldown: time.Duration(p.KeyCooldown),
-		Header:      make(http.Header),
+		Name:             p.Name,
+		Type:             p.typ,
+		Breaker:          breaker,
+		KeyCooldown:      time.Duration(p.KeyCooldown),
+		Header:           make(http.Header),
+		MaxTokensCap:     p.MaxTokens,
+		DefaultMaxTokens: p.DefaultMaxTokens,
 	}
 	p.up = up
 	p.keys = p.keys[:0]
@@ -218,6 +241,23 @@ func (p *Provider) provision(ctx caddy.Context, repl *caddy.Replacer) error {
 		up.IdleTimeout = up.HeaderTimeout
 	}
 	return nil
+}
+
+// restrictProtocol is the mock's type speaking only protocol name.
+func restrictProtocol(t *providers.Type, name string) (*providers.Type, error) {
+	if t.Name != "mock" {
+		return nil, fmt.Errorf("protocol: only a mock provider takes a protocol; a %s provider speaks %s", t.Name, t.Protocols[0])
+	}
+	restricted := *t
+	switch name {
+	case "openai":
+		restricted.Protocols = []providers.Protocol{providers.OpenAI}
+	case "anthropic":
+		restricted.Protocols = []providers.Protocol{providers.Anthropic}
+	default:
+		return nil, fmt.Errorf("protocol: %q is not openai or anthropic", name)
+	}
+	return &restricted, nil
 }
 
 // provisionTransport loads the provider's transport module, completing an

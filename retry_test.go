@@ -657,8 +657,21 @@ func TestFlakyProvidersAreHidden(t *testing.T) {
 			max_wait 3s
 		}`, primary.URL, backup.URL))
 	// A request may wait out Retry-After more than once: give the client
-	// the patience of an SDK, not caddytest's 5s.
+	// the patience of an SDK, not caddytest's 5s; and retry as the SDKs
+	// do (twice, when the answer says it may), since the gateway bounds
+	// its own retries so as not to multiply a failing provider's load.
 	client := &http.Client{Timeout: 30 * time.Second}
+	sdkPost := func() (*http.Response, error) {
+		for attempt := 0; ; attempt++ {
+			resp, err := client.Post(gatewayAddr+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+			if err != nil || resp.StatusCode < 500 && resp.StatusCode != 429 || resp.Header.Get("X-Should-Retry") == "false" || attempt == 2 {
+				return resp, err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+		}
+	}
 
 	const requests, workers = 300, 8
 	var ok, failed atomic.Int64
@@ -670,7 +683,7 @@ func TestFlakyProvidersAreHidden(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				resp, err := client.Post(gatewayAddr+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+				resp, err := sdkPost()
 				if err != nil {
 					bad.Store(err.Error())
 					failed.Add(1)

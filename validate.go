@@ -61,6 +61,12 @@ func (p *Provider) validateNumbers() error {
 			return err
 		}
 	}
+	if p.MaxTokens < 0 {
+		return fmt.Errorf("max_tokens: %d is negative; want a number of tokens such as 16384", p.MaxTokens)
+	}
+	if p.DefaultMaxTokens < 0 {
+		return fmt.Errorf("default_max_tokens: %d is negative; want a number of tokens such as 4096", p.DefaultMaxTokens)
+	}
 	if cb := p.CircuitBreaker; cb != nil {
 		if cb.Failures < -1 {
 			return fmt.Errorf("circuit_breaker: %d failures is negative; want a number of failures such as 10, or -1 (off)", cb.Failures)

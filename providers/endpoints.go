@@ -31,6 +31,19 @@ var endpoints = map[string]*Endpoint{
 	"/v1/messages/count_tokens": {Path: "/v1/messages/count_tokens", Protocol: Anthropic, Required: "messages", Free: true},
 }
 
+// Translated is the endpoint a request to e goes to on a provider that
+// speaks only the other protocol: Anthropic Messages and OpenAI Chat
+// Completions translate into each other; nothing else does (nil).
+func (e *Endpoint) Translated() *Endpoint {
+	switch e.Path {
+	case "/v1/messages":
+		return endpoints["/v1/chat/completions"]
+	case "/v1/chat/completions":
+		return endpoints["/v1/messages"]
+	}
+	return nil
+}
+
 // LookupEndpoint returns the endpoint served at path.
 func LookupEndpoint(path string) (*Endpoint, bool) {
 	e, ok := endpoints[path]

@@ -28,6 +28,14 @@ func (p Protocol) String() string {
 	return "unknown"
 }
 
+// Other is the other protocol, the one a route is translated into.
+func (p Protocol) Other() Protocol {
+	if p == OpenAI {
+		return Anthropic
+	}
+	return OpenAI
+}
+
 // Auth is how a provider takes its API key.
 type Auth uint8
 

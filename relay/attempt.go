@@ -76,8 +76,7 @@ func (r *run) attempt(i, key int, pass providers.Pass) (out attemptOutcome) {
 		ConnectDone: func(_, _ string, err error) { a.noteDialErr(err) },
 	})
 
-	body, addsUsage := r.routeBody(i)
-	req := a.request(key, body)
+	req := a.request(key, a.st.body)
 	resp, err := up.Transport.RoundTrip(req)
 	if err != nil {
 		failure = a.transportFailure(err)
@@ -97,7 +96,7 @@ func (r *run) attempt(i, key int, pass providers.Pass) (out attemptOutcome) {
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		failure = a.readError(resp)
 	case isEventStream(resp.Header):
-		failure = a.stream(resp, addsUsage)
+		failure = a.stream(resp)
 	default:
 		failure = a.plain(resp)
 	}
@@ -122,7 +121,7 @@ func (r *run) attempt(i, key int, pass providers.Pass) (out attemptOutcome) {
 // request ID and the key.
 func (a *attempt) request(key int, body []byte) *http.Request {
 	up := a.rt.Upstream
-	fwd := a.r.forwardedHeader(a.r.c.Endpoint.Protocol)
+	fwd := a.r.forwardedHeader(a.st.protocol)
 	h := make(http.Header, len(fwd)+len(up.Header)+3)
 	for k, v := range fwd {
 		h[k] = v

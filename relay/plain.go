@@ -35,6 +35,10 @@ func (a *attempt) plain(resp *http.Response) *llmerrors.Error {
 	}
 	up := a.rt.Upstream
 	if tooLong {
+		if a.st.xl != nil {
+			return &llmerrors.Error{Code: llmerrors.InvalidProviderResponse, Provider: up.Name, UpstreamStatus: resp.StatusCode,
+				Message: fmt.Sprintf("Provider '%s' answered with more than the gateway translates (%d MiB). Stream the answer, or ask for less.", up.Name, maxPlainBody>>20)}
+		}
 		return a.passLong(resp, body)
 	}
 	if up.Type.ErrorsIn200 && gjson.GetBytes(body, "error").IsObject() {
@@ -49,6 +53,15 @@ func (a *attempt) plain(resp *http.Response) *llmerrors.Error {
 	}
 	if a.r.c.ReadUsage {
 		a.r.res.SawUsage = providers.ReadUsage(body, &a.r.res.Usage)
+	}
+	if a.st.xl != nil {
+		translated, err := a.st.xl.Answer(body)
+		if err != nil {
+			e := asError(err, llmerrors.InvalidProviderResponse)
+			e.Provider, e.UpstreamStatus = up.Name, resp.StatusCode
+			return e
+		}
+		body = translated
 	}
 	a.commit(resp.StatusCode, resp.Header, len(body))
 	if a.write(body) {

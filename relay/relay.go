@@ -17,6 +17,7 @@
 package relay
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 	"github.com/llmgateway/caddy-llm-gateway/providers"
 	"github.com/llmgateway/caddy-llm-gateway/request"
+	"github.com/llmgateway/caddy-llm-gateway/translate"
 )
 
 // Call is one client request to relay.
@@ -38,8 +40,10 @@ type Call struct {
 	Endpoint *providers.Endpoint
 	// Body is the client's body, parsed.
 	Body *request.Body
-	// Routes is the chain: the model's own route, then its fallbacks.
-	// Every route speaks the endpoint's protocol.
+	// Routes is the chain: the model's own route, then its fallbacks. A
+	// route whose provider speaks only the other protocol is translated
+	// (Anthropic Messages ⇄ OpenAI Chat Completions); the shell keeps
+	// out routes of endpoints that do not translate.
 	Routes []Route
 	// ID is the request's ID, sent to providers as X-Request-Id and put
 	// in error events.
@@ -123,6 +127,13 @@ type routeState struct {
 	body      []byte
 	addsUsage bool
 	url       *url.URL
+	// protocol is the one the route is spoken in upstream; xl
+	// translates it to the client's and back, nil when they are the
+	// same; refusal is set when the client's request cannot be said in
+	// the route's protocol.
+	protocol providers.Protocol
+	xl       *translate.Exchange
+	refusal  *llmerrors.Error
 	// tried counts each key's attempts; failed counts the attempts the
 	// provider or model failed, whatever the key (another key cannot
 	// mend a 5xx).
@@ -233,7 +244,15 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 		*last = pick(*last, missingProviderKey(up))
 		return stepNext
 	}
-	st := &r.routes[i]
+	st := r.prepare(i)
+	if st.refusal != nil {
+		*last = pick(*last, st.refusal)
+		if i == 0 {
+			*last = st.refusal
+			return stepStop // the model's own route: the client must change its request
+		}
+		return stepNext
+	}
 	keys := max(1, len(up.Credentials))
 	if st.tried == nil {
 		st.tried = make([]uint8, keys)
@@ -372,29 +391,55 @@ func (r *run) logRetry(rt Route, e *llmerrors.Error) {
 	}
 }
 
-// routeURL is the provider's URL for the call's endpoint on route i.
-func (r *run) routeURL(up *Upstream) *url.URL {
-	u := *up.Base
-	u.Path = up.Type.UpstreamPath(up.Base.Path, r.c.Endpoint.Path, r.c.Endpoint.Protocol)
-	u.RawPath = ""
-	u.RawQuery = r.c.Request.URL.RawQuery
-	return &u
-}
-
-// routeBody is what route i sends: the client's body with the route's
-// model and, for an OpenAI stream whose usage the key's limits need,
-// stream_options.include_usage; built once per route.
-func (r *run) routeBody(i int) (body []byte, addsUsage bool) {
+// prepare builds, on the route's first attempt, what all of its attempts
+// share: its protocol and translation, its body and its URL.
+func (r *run) prepare(i int) *routeState {
 	st := &r.routes[i]
-	if st.body == nil {
-		rt := r.c.Routes[i]
-		b := r.c.Body
-		ask := r.c.ReadUsage && b.Stream && !b.IncludeUsage && r.c.Endpoint.StreamUsage && rt.Upstream.Type.StreamUsageOption
+	if st.url != nil || st.refusal != nil {
+		return st
+	}
+	rt := r.c.Routes[i]
+	up := rt.Upstream
+	client := r.c.Endpoint.Protocol
+	st.protocol = rt.Protocol(client)
+	ep := r.c.Endpoint
+	b := r.c.Body
+	if st.protocol == client {
+		ask := r.c.ReadUsage && b.Stream && !b.IncludeUsage && ep.StreamUsage && up.Type.StreamUsageOption
 		st.body = b.Rewrite(rt.Model, ask)
 		st.addsUsage = ask
-		st.url = r.routeURL(rt.Upstream)
+	} else {
+		ep = ep.Translated()
+		st.xl = translate.New(client, st.protocol, translate.Target{
+			ProviderType:     up.Type.Name,
+			Model:            rt.Model,
+			MaxTokensCap:     up.MaxTokensCap,
+			DefaultMaxTokens: up.DefaultMaxTokens,
+		})
+		body, err := st.xl.Request(b.Raw)
+		if err != nil {
+			st.refusal = asError(err, llmerrors.InvalidRequest)
+			st.refusal.Provider = up.Name
+			return st
+		}
+		st.body = body
 	}
-	return st.body, st.addsUsage
+	u := *up.Base
+	u.Path = up.Type.UpstreamPath(up.Base.Path, ep.Path, st.protocol)
+	u.RawPath = ""
+	u.RawQuery = r.c.Request.URL.RawQuery
+	st.url = &u
+	return st
+}
+
+// asError is err as the gateway's error, code c when it is not one.
+func asError(err error, c llmerrors.Code) *llmerrors.Error {
+	var e *llmerrors.Error
+	if errors.As(err, &e) {
+		cp := *e
+		return &cp
+	}
+	return &llmerrors.Error{Code: c, Message: err.Error(), Cause: err}
 }
 
 // forwardedHeader is the client's headers a provider of protocol p gets.

@@ -10,6 +10,7 @@ import (
 
 	llmerrors "github.com/llmgateway/caddy-llm-gateway/errors"
 	"github.com/llmgateway/caddy-llm-gateway/providers"
+	"github.com/llmgateway/caddy-llm-gateway/translate"
 )
 
 // maxEvent caps one server-sent event held while it arrives: a provider
@@ -32,16 +33,27 @@ const firstEventBuffer = 16 << 10
 // (such as `data: [DONE]`) is passed on. On the way it reads usage, and
 // drops the usage-only chunk the gateway asked an OpenAI provider for when
 // the client did not.
+//
+// On a translated route each event goes through the route's stream
+// translator instead, which writes the client's own events; the stream
+// commits with the first of those.
 type sseCopy struct {
 	a              *attempt
 	dropUsageChunk bool
+	// xl translates the events of a translated route; out holds what it
+	// writes.
+	xl  *translate.Stream
+	out []byte
 	// scanned is how much of the held bytes is known to end no event.
 	scanned int
 }
 
 // stream copies a 2xx event stream.
-func (a *attempt) stream(resp *http.Response, addsUsage bool) *llmerrors.Error {
-	s := sseCopy{a: a, dropUsageChunk: addsUsage}
+func (a *attempt) stream(resp *http.Response) *llmerrors.Error {
+	s := sseCopy{a: a, dropUsageChunk: a.st.addsUsage}
+	if a.st.xl != nil {
+		s.xl = a.st.xl.Stream()
+	}
 	buf := getBuffer()
 	defer putBuffer(buf)
 	buf.Grow(firstEventBuffer)
@@ -92,7 +104,15 @@ func (s *sseCopy) events(resp *http.Response, held []byte) ([]byte, *llmerrors.E
 			break
 		}
 		ev := held[pos:end]
-		switch act, data := s.inspect(ev); act {
+		act, data := s.inspect(ev)
+		if s.xl != nil && act != eventError {
+			if !s.translate(resp, ev, act) {
+				return held, nil
+			}
+			pos, passFrom = end, end
+			continue
+		}
+		switch act {
 		case eventComment:
 			if !a.r.res.Committed {
 				passFrom = end // held back, then dropped
@@ -111,15 +131,16 @@ func (s *sseCopy) events(resp *http.Response, held []byte) ([]byte, *llmerrors.E
 			if !a.r.res.Committed {
 				return held, e
 			}
-			if a.write(held[passFrom:pos]) {
-				s.endWith(e)
+			if s.xl == nil && !a.write(held[passFrom:pos]) {
+				return held, e
 			}
+			s.endWith(e)
 			return held, e
 		}
 		pos = end
 	}
 	if a.r.res.Committed {
-		if !a.write(held[passFrom:pos]) || !a.flush() {
+		if (s.xl == nil && !a.write(held[passFrom:pos])) || !a.flush() {
 			return held, nil
 		}
 	}
@@ -133,6 +154,9 @@ func (s *sseCopy) events(resp *http.Response, held []byte) ([]byte, *llmerrors.E
 // before any event with data is no answer at all.
 func (s *sseCopy) finish(resp *http.Response, held []byte) *llmerrors.Error {
 	a := s.a
+	if s.xl != nil {
+		return s.finishTranslated(resp, held)
+	}
 	if len(bytes.TrimSpace(held)) > 0 {
 		act, data := s.inspect(held)
 		switch {
@@ -168,10 +192,76 @@ func (s *sseCopy) fail(_ *http.Response, e *llmerrors.Error) *llmerrors.Error {
 	return e
 }
 
+// translate passes one event of a translated route through its stream
+// translator, committing the stream with the first client event it
+// writes. It reports false when the client is gone.
+func (s *sseCopy) translate(resp *http.Response, ev []byte, act eventAction) bool {
+	a := s.a
+	if act == eventComment {
+		// keep-alives mean the same in both protocols
+		return !a.r.res.Committed || a.write(ev)
+	}
+	name, data := eventFields(ev)
+	s.out = s.xl.Event(name, data, s.out[:0])
+	if len(s.out) == 0 {
+		return true
+	}
+	if !a.r.res.Committed {
+		a.commit(resp.StatusCode, resp.Header, -1)
+	}
+	return a.write(s.out)
+}
+
+// finishTranslated ends a translated stream: a last event the provider
+// did not terminate, then the translator's closing events; a stream the
+// translator finds incomplete ends with an error event (or, when nothing
+// reached the client yet, is a failure before the first byte).
+func (s *sseCopy) finishTranslated(resp *http.Response, held []byte) *llmerrors.Error {
+	a := s.a
+	if len(bytes.TrimSpace(held)) > 0 {
+		act, data := s.inspect(held)
+		if act == eventError {
+			return s.fail(resp, s.readError(data))
+		}
+		if !s.translate(resp, held, act) {
+			return nil
+		}
+	}
+	out, err := s.xl.End(s.out[:0])
+	up := a.rt.Upstream
+	if err != nil {
+		e := &llmerrors.Error{Code: llmerrors.ProviderError, Provider: up.Name, UpstreamStatus: resp.StatusCode, Cause: err,
+			Message: fmt.Sprintf("Provider '%s' ended its stream before the answer was complete. Retry the request.", up.Name)}
+		if !a.r.res.Committed {
+			e.Code = llmerrors.InvalidProviderResponse
+		}
+		return s.fail(resp, e)
+	}
+	if !a.r.res.Committed {
+		a.commit(resp.StatusCode, resp.Header, -1)
+	}
+	if !a.write(out) || !a.flush() {
+		return nil
+	}
+	a.r.res.Complete = true
+	return nil
+}
+
 // endWith writes e as the stream's last event, in the client's protocol,
-// and stops the attempt.
+// and stops the attempt. A translated stream the translator has already
+// completed takes no error after its end: it is dropped.
 func (s *sseCopy) endWith(e *llmerrors.Error) {
 	a := s.a
+	if s.xl != nil {
+		if s.xl.Done() {
+			a.r.res.Complete = true
+			a.cancel(errStreamEnded)
+			return
+		}
+		if out := s.xl.Fail(s.out[:0]); len(out) > 0 && !a.write(out) {
+			return
+		}
+	}
 	e.RequestID = a.r.c.ID
 	if a.write(llmerrors.StreamEvent(a.r.c.AnthropicClient, e)) {
 		a.flush()
@@ -283,6 +373,34 @@ func eventEnd(b []byte, start, from int) int {
 }
 
 var crcr = []byte("\r\r")
+
+// eventFields is an event's name and its data lines joined by "\n", the
+// form the stream translator takes.
+func eventFields(ev []byte) (name, data []byte) {
+	n := 0
+	for rest := ev; len(rest) > 0; {
+		line := rest
+		if end := bytes.IndexByte(rest, '\n'); end >= 0 {
+			line, rest = rest[:end], rest[end+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSuffix(line, cr)
+		switch {
+		case bytes.HasPrefix(line, dataPrefix):
+			d := bytes.TrimPrefix(line[len(dataPrefix):], space)
+			if n == 0 {
+				data = d
+			} else {
+				data = append(append(append([]byte(nil), data...), '\n'), d...)
+			}
+			n++
+		case bytes.HasPrefix(line, eventPrefix):
+			name = bytes.TrimSpace(line[len(eventPrefix):])
+		}
+	}
+	return name, data
+}
 
 // parseEvent returns an event's name and its first data line's payload,
 // and whether it has any field at all (an event of comment lines only

@@ -9,6 +9,15 @@ import (
 	"github.com/llmgateway/caddy-llm-gateway/providers"
 )
 
+// Protocol is the protocol a route is spoken in upstream: the client's
+// when the provider speaks it, else the other one, translated.
+func (rt Route) Protocol(client providers.Protocol) providers.Protocol {
+	if rt.Upstream.Type.Speaks(client) {
+		return client
+	}
+	return client.Other()
+}
+
 // Upstream is one configured provider as relay calls it. The shell builds
 // it once per config load; relay only reads it.
 type Upstream struct {
@@ -43,6 +52,13 @@ type Upstream struct {
 	Breaker providers.Breaker
 	// Budget caps the retries in flight to the provider.
 	Budget *RetryBudget
+
+	// MaxTokensCap, when > 0, is the most output a translated request
+	// may ask of the provider (else translate's table of documented
+	// caps); DefaultMaxTokens is what a translated request to an
+	// Anthropic provider asks when the OpenAI client set none (else
+	// translate.DefaultMaxTokens).
+	MaxTokensCap, DefaultMaxTokens int64
 
 	// HeaderTimeout is how long the transport waits for an answer's
 	// headers (messages quote it); IdleTimeout how long any body, a
