@@ -125,7 +125,7 @@ func (s *RedisStore) Provision(ctx caddy.Context) error {
 	sum := sha256.Sum256([]byte(raw + "\x00" + s.Prefix))
 	key := "redis:" + hex.EncodeToString(sum[:])
 	v, loaded, err := redisPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newRedisConn(opt, addr, s.Prefix, s.now), nil
+		return newRedisConn(opt, addr, s.Prefix, s.now, caddy.Log().Named("llm_gateway.store.redis")), nil
 	})
 	if err != nil {
 		return err
@@ -296,14 +296,14 @@ func (s *RedisStore) failed(a Admission, k *Key, rk *redisKeys, sent bool, err e
 	if open {
 		// Its settlement counts it, and cancels the admission should it
 		// run late.
-		a.Admitted, a.uncounted = true, true
+		a.Admitted, a.uncounted, a.maybeRan = true, true, sent
 		s.conn.uncounted.Add(1)
 		return a, nil
 	}
 	if sent {
 		// It may run in Redis after all: cancel it, so that it either
 		// is refused when it arrives, or gives back what it took.
-		s.conn.later(rk, s.settleArgs(a.id, k, Usage{}, settleUncounted))
+		s.conn.later(rk, s.settleArgs(a.id, k, Usage{}, settleCancel))
 	}
 	return Admission{key: k, id: a.id, est: a.est}, &StoreError{Addr: s.conn.addr, Op: "admit", Err: err}
 }
@@ -325,9 +325,12 @@ func (s *RedisStore) Settle(ctx context.Context, k *Key, a *Admission, used Usag
 	c := s.conn
 	rk := c.names.of(k)
 	flags := settleCounted
-	if a.uncounted {
+	switch {
+	case a.maybeRan:
+		flags = settleCancel
+	case a.uncounted:
 		flags = settleUncounted
-	} else {
+	default:
 		c.leases.remove(a.id)
 	}
 	args := s.settleArgs(a.id, k, used, flags)

@@ -68,18 +68,22 @@ type redisConn struct {
 	stopCtx    context.Context
 	cancelStop context.CancelFunc
 	wg         sync.WaitGroup
+	closeOnce  sync.Once
 }
 
 // maintainEvery is how often the background loop renews leases, retries
 // settlements and probes a failing Redis.
 var maintainEvery = 250 * time.Millisecond
 
-func newRedisConn(opt rueidis.ClientOption, addr, prefix string, now func() time.Time) *redisConn {
+// newRedisConn starts connecting to Redis in the background. The
+// connection outlives the config that made it, so it logs through a
+// logger of its own (Caddy's default, named, in production).
+func newRedisConn(opt rueidis.ClientOption, addr, prefix string, now func() time.Time, logger *zap.Logger) *redisConn {
 	c := &redisConn{
 		addr:      addr,
 		opt:       opt,
 		names:     keyNames{prefix: prefix},
-		logger:    caddy.Log().Named("llm_gateway.store.redis"),
+		logger:    logger,
 		now:       now,
 		breaker:   newBreaker(nil),
 		connected: make(chan struct{}),
@@ -188,13 +192,15 @@ func (c *redisConn) dial(ctx context.Context, addr string, d *net.Dialer, cfg *t
 // close stops the background loop, makes one last attempt at the
 // settlements still waiting, and closes the connection.
 func (c *redisConn) close() {
-	close(c.stop)
-	c.cancelStop()
-	c.wg.Wait()
-	if cl := c.client.Load(); cl != nil {
-		c.retryPending(true)
-		(*cl).Close()
-	}
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.cancelStop()
+		c.wg.Wait()
+		if cl := c.client.Load(); cl != nil {
+			c.retryPending(true)
+			(*cl).Close()
+		}
+	})
 }
 
 // Destruct implements caddy.Destructor: the pool calls it when no config

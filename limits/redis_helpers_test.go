@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/llmgateway/caddy-llm-gateway/limits/redistest"
 )
 
@@ -69,7 +72,7 @@ func newTestRedisStore(t testing.TB, url, prefix string, now func() time.Time, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.conn = newRedisConn(opt, addr, s.Prefix, now)
+	s.conn = newRedisConn(opt, addr, s.Prefix, now, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	t.Cleanup(s.conn.close)
 	select {
 	case <-s.conn.connected:

@@ -41,8 +41,15 @@ const (
 
 // Settle flags.
 const (
-	settleCounted   = "0"
-	settleUncounted = "1"
+	// settleCounted settles an admission the admit script made.
+	settleCounted = "0"
+	// settleCancel settles an admission whose admit call failed but may
+	// have run, or may yet run: what it counted is given back, or a
+	// tombstone refuses it when it arrives. Its usage is counted.
+	settleCancel = "1"
+	// settleUncounted counts the usage of an admission whose admit call
+	// never reached Redis.
+	settleUncounted = "2"
 )
 
 // tombstoneTTL is how long, at least, Redis remembers what it charged for

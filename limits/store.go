@@ -114,8 +114,9 @@ type Admission struct {
 	settled      bool
 	// uncounted: admitted without counting, because the store failed
 	// and its policy is to fail open. Settle counts its usage after the
-	// fact, as best it can.
-	uncounted bool
+	// fact, as best it can. maybeRan: the failed call may have reached
+	// the store, and may yet run there; its settlement cancels it.
+	uncounted, maybeRan bool
 }
 
 // Estimate is what the request was admitted (or refused) for.

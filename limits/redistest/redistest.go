@@ -38,6 +38,9 @@ type Options struct {
 	// Args are more redis-server arguments, e.g. "--maxmemory-policy",
 	// "allkeys-lru".
 	Args []string
+	// Port, when set, is the port to listen on; otherwise a free one
+	// is picked.
+	Port int
 }
 
 // Server is one redis-server process.
@@ -55,6 +58,9 @@ type Server struct {
 	done chan struct{}
 	log  *os.File
 }
+
+// FreePort is a loopback TCP port nothing listens on now.
+func FreePort() int { return freePort() }
 
 // Available reports whether redis-server can be run here.
 func Available() bool {
@@ -100,7 +106,10 @@ func StartIn(dir string, opts Options) (*Server, error) {
 	// A free port may be taken by someone else before the server binds
 	// it: try a few.
 	for range 5 {
-		s.Port = freePort()
+		s.Port = opts.Port
+		if s.Port == 0 {
+			s.Port = freePort()
+		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 		if err = s.start(); err == nil {
 			return s, nil

@@ -6,9 +6,10 @@
 --
 -- KEYS: 1 state hash, 2 lease zset, 3 reservation hash, 4 tombstone hash
 -- ARGV: 1 admission id, 2 now µs (0: Redis TIME), 3 used tokens,
---       4 used cost µUSD, 5 tpm, 6 session window µs, 7 flags
---       (1: the admission was not counted, the store having failed),
---       8 tombstone ttl s
+--       4 used cost µUSD, 5 tpm, 6 session window µs, 7 flags (0: an
+--       admission the admit script made; 1: its admit call failed, but
+--       may have run or may yet run; 2: its admit call never reached
+--       Redis), 8 tombstone ttl s
 -- Returns 1 settled, 2 corrected after its lease expired and its
 -- reservation was charged, 3 counted after the fact (uncounted), 0
 -- nothing to do (settled before).
@@ -26,7 +27,7 @@ if not rec then
 		return 0
 	elseif rec then
 		mode = 2
-	elseif ARGV[7] == '1' then
+	elseif ARGV[7] ~= '0' then
 		mode = 3
 	else
 		return 0
@@ -105,7 +106,7 @@ if mode == 1 then
 	redis.call('ZREM', L, id)
 elseif mode == 2 then
 	redis.call('HDEL', X, id)
-else
+elseif ARGV[7] == '1' then
 	-- An admission that may yet arrive (it timed out, but Redis may run
 	-- it late) is refused: this request has been counted here instead.
 	redis.call('HSET', X, id, 'c')
