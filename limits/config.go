@@ -83,6 +83,10 @@ type KeyConfig struct {
 
 	// A disabled key is refused.
 	Disabled bool `json:"disabled,omitempty"`
+
+	// counterID, when set (a key record's), is the key's Key.ID in
+	// place of the hash of its secret.
+	counterID string
 }
 
 // Price is what one route costs, in USD per million tokens.

@@ -69,6 +69,9 @@ type redisConn struct {
 	cancelStop context.CancelFunc
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
+
+	recordsOnce sync.Once
+	records     *redisRecords
 }
 
 // maintainEvery is how often the background loop renews leases, retries
