@@ -310,7 +310,8 @@ func (s *RedisStore) failed(a Admission, k *Key, rk *redisKeys, sent bool, err e
 
 // Settle implements Store: one settle script, one round trip. A
 // settlement that fails is retried in the background until it succeeds
-// (it is idempotent), so Settle returns nil for it; meanwhile the
+// (it is idempotent), so Settle returns nil for it; so is that of an
+// uncounted admission, at once. Meanwhile the
 // request's lease is no longer renewed, and should it expire first, its
 // reservation is charged and the retried settlement corrects that.
 func (s *RedisStore) Settle(ctx context.Context, k *Key, a *Admission, used Usage) error {
@@ -334,6 +335,12 @@ func (s *RedisStore) Settle(ctx context.Context, k *Key, a *Admission, used Usag
 		c.leases.remove(a.id)
 	}
 	args := s.settleArgs(a.id, k, used, flags)
+	if a.uncounted {
+		// The store failed a moment ago: settle in the background
+		// rather than make the request wait for it again.
+		c.later(rk, args)
+		return nil
+	}
 	if _, _, err := c.exec(ctx, settleScript, rk.all, args, s.timeout); err != nil {
 		c.later(rk, args)
 	}

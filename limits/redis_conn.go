@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -230,6 +232,12 @@ func (c *redisConn) exec(ctx context.Context, script *rueidis.Lua, keys, args []
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	res = script.Exec(ctx, *clp, keys, args)
+	if err = res.Error(); brokenConn(err) && ctx.Err() == nil {
+		// The connection had died (Redis restarted) and rueidis
+		// redials on the next call. Every script is idempotent by
+		// admission id, so a call that did run repeats harmlessly.
+		res = script.Exec(ctx, *clp, keys, args)
+	}
 	cancel()
 	err = res.Error()
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {
@@ -242,6 +250,14 @@ func (c *redisConn) exec(ctx context.Context, script *rueidis.Lua, keys, args []
 		c.recordOK()
 	}
 	return res, true, err
+}
+
+// brokenConn reports whether err is a connection that broke (closed by
+// Redis, reset), as opposed to a timeout, a refused dial or an error
+// Redis answered.
+func brokenConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 func (c *redisConn) recordErr(err error) {

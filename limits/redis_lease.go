@@ -145,6 +145,9 @@ const (
 type pendingQueue struct {
 	mu    sync.Mutex
 	calls []pendingCall
+	// running is how many calls a retry round has taken out and not
+	// yet finished.
+	running int
 	// dropped counts calls given up, for logs.
 	dropped int
 }
@@ -174,9 +177,15 @@ func (c *redisConn) retryPending(final bool) {
 	q.mu.Lock()
 	calls := q.calls
 	q.calls = nil
+	q.running = len(calls)
 	dropped := q.dropped
 	q.dropped = 0
 	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		q.running = 0
+		q.mu.Unlock()
+	}()
 	if dropped > 0 {
 		c.logger.Error("settlements given up: the pending queue was full; their reservations are charged when their leases expire",
 			zap.Int("dropped", dropped))
@@ -216,8 +225,9 @@ func (c *redisConn) retryPending(final bool) {
 	}
 }
 
+// pendingLen is how many calls wait to be retried (or are being).
 func (c *redisConn) pendingLen() int {
 	c.pending.mu.Lock()
 	defer c.pending.mu.Unlock()
-	return len(c.pending.calls)
+	return len(c.pending.calls) + c.pending.running
 }

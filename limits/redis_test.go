@@ -79,6 +79,8 @@ func TestRedisIdempotency(t *testing.T) {
 	if err := s.Settle(bg, k, &cancelled, Usage{}); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 5*time.Second, func() bool { return s.conn.pendingLen() == 0 },
+		func() string { return "the cancellation never ran" })
 	before := redisUsage(t, s, k)
 	if _, err := peer.Admit(bg, k, "req_cancelled", est); err == nil || !strings.Contains(err.Error(), "cancelled") {
 		t.Fatalf("a cancelled admission arriving late: %v; want it refused", err)
