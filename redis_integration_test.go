@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/llmgateway/caddy-llm-gateway/limits/redistest"
 )
 
