@@ -26,11 +26,11 @@ import (
 
 // Keys of the shared-store tests, and what each is limited by.
 const (
-	budgetKey  = "ck-e2e-budget-0123456789"  // budget $1
-	rpmKey     = "ck-e2e-rpm-0123456789"     // rpm 10
-	concKey    = "ck-e2e-conc-0123456789"    // concurrency 2
-	tokensKey  = "ck-e2e-tokens-0123456789"  // tpm 100000, session 5h 400
-	crashKey   = "ck-e2e-crash-0123456789"   // concurrency 1, budget $10
+	budgetKey  = "ck-e2e-budget-0123456789" // budget $1
+	rpmKey     = "ck-e2e-rpm-0123456789"    // rpm 10
+	concKey    = "ck-e2e-conc-0123456789"   // concurrency 2
+	tokensKey  = "ck-e2e-tokens-0123456789" // tpm 100000, session 5h 400
+	crashKey   = "ck-e2e-crash-0123456789"  // concurrency 1, budget $10
 	sharedBody = `{"model":"mock-a","max_tokens":20,"messages":[{"role":"user","content":"hello there"}]}`
 )
 
