@@ -160,31 +160,37 @@ if why ~= 0 then
 end
 
 -- Every limit passed: count the request against all of them, in one
--- write of the state hash.
-local a = {'sp', sp, 'rs', rs + ecost}
+-- write of the state hash, of the fields that change.
+local a = {'rs', rs + ecost}
 local tf, rss = 0, 0
 if rpm > 0 then
 	rl = rl - 1
 	a[#a + 1], a[#a + 2] = 'rt', math.floor(now + (rpm - rl) * MINUTE / rpm + 0.5)
-	a[#a + 1], a[#a + 2] = 'rl', rpm
+	if tonumber(v[7]) ~= rpm then a[#a + 1], a[#a + 2] = 'rl', rpm end
 end
 if tpm > 0 then
 	tl = tl - etok
 	tf = 1
 	a[#a + 1], a[#a + 2] = 'tt', math.floor(now + (tpm - tl) * MINUTE / tpm + 0.5)
-	a[#a + 1], a[#a + 2] = 'tl', tpm
+	if tonumber(v[9]) ~= tpm then a[#a + 1], a[#a + 2] = 'tl', tpm end
 end
+local opened = false
 if win > 0 then
 	if sstart ~= ss then
 		ss, su, sr = sstart, 0, 0
+		opened = true
 	end
 	sr = sr + etok
 	rss = ss
+	if not (opened or dirty) then a[#a + 1], a[#a + 2] = 'sr', sr end
 end
-if win > 0 or dirty then
+if opened or dirty then
 	a[#a + 1], a[#a + 2] = 'ss', ss
 	a[#a + 1], a[#a + 2] = 'su', su
 	a[#a + 1], a[#a + 2] = 'sr', sr
+end
+if dirty then
+	a[#a + 1], a[#a + 2] = 'sp', sp
 end
 redis.call('HSET', S, unpack(a))
 redis.call('ZADD', L, now + tonumber(ARGV[3]), id)

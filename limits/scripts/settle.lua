@@ -77,12 +77,13 @@ if tpm > 0 then
 	l = l - utok
 	if l > tpm then l = tpm end
 	a[#a + 1], a[#a + 2] = 'tt', math.floor(now + (tpm - l) * MINUTE / tpm + 0.5)
-	a[#a + 1], a[#a + 2] = 'tl', tpm
+	if lim ~= tpm then a[#a + 1], a[#a + 2] = 'tl', tpm end
 end
 
 -- The session: the tokens count in the window the request was admitted
 -- in, and nowhere when that window has closed; a request admitted
 -- before its key had a session quota counts in the open window.
+local session = false
 if rss ~= 0 then
 	if rss == ss then
 		if mode == 1 then
@@ -93,12 +94,16 @@ if rss ~= 0 then
 			su = su - t + utok
 			if su < 0 then su = 0 end
 		end
+		session = true
 	end
 elseif win > 0 and ss ~= 0 and now < ss + win then
 	su = su + utok
+	session = true
 end
-a[#a + 1], a[#a + 2] = 'su', su
-a[#a + 1], a[#a + 2] = 'sr', sr
+if session then
+	a[#a + 1], a[#a + 2] = 'su', su
+	a[#a + 1], a[#a + 2] = 'sr', sr
+end
 redis.call('HSET', S, unpack(a))
 
 if mode == 1 then
