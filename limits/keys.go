@@ -296,6 +296,7 @@ func merge(p, def Policy) Policy {
 	case def.Budget > 0:
 		out.Budget = def.Budget
 	}
+	out.BudgetStrict = out.Budget > 0 && (p.BudgetStrict || def.BudgetStrict)
 	s := p.Session
 	if s == nil {
 		s = def.Session

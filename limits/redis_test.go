@@ -584,3 +584,19 @@ func TestBreaker(t *testing.T) {
 		t.Fatal("a successful probe did not close the breaker")
 	}
 }
+
+// A Redis that may evict keys when full (allkeys-*) would silently lose
+// spend: the store says so in its health and its log.
+func TestRedisWarnsOfEviction(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", "allkeys-lru"}})
+	s := newTestRedisStore(t, srv.URL(), testPrefix(), nil)
+	waitFor(t, 5*time.Second, func() bool { return s.Health().Warning != "" },
+		func() string { return "no warning of allkeys-lru" })
+	if h := s.Health(); h.State != StoreHealthy || !strings.Contains(h.Warning, "allkeys-lru") {
+		t.Fatalf("health %+v", h)
+	}
+	quiet := newTestRedisStore(t, testRedis(t).URL(), testPrefix(), nil)
+	if h := quiet.Health(); h.Warning != "" {
+		t.Fatalf("a warning for noeviction: %+v", h)
+	}
+}
