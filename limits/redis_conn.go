@@ -249,7 +249,10 @@ func (c *redisConn) exec(ctx context.Context, script *rueidis.Lua, keys, args []
 	} else if c.failing.Load() {
 		c.recordOK()
 	}
-	return res, true, err
+	// A call whose connection could not even be dialled was not sent.
+	var op *net.OpError
+	sent = !(errors.As(err, &op) && op.Op == "dial")
+	return res, sent, err
 }
 
 // brokenConn reports whether err is a connection that broke (closed by

@@ -353,30 +353,60 @@ func TestRedisTimedOutAdmissionIsCancelled(t *testing.T) {
 }
 
 // Spend, reservations and leases survive a Redis restart with an
-// append-only file, and the store reconnects by itself.
+// append-only file, under both policies: while Redis is down, requests
+// are refused (closed) or admitted uncounted (open), at once; after the
+// restart the books are as they were, plus what the uncounted requests
+// used, and the store reconnects by itself.
 func TestRedisRestartWithAOF(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{AOF: true})
-	s := newTestRedisStore(t, srv.URL(), testPrefix(), nil)
-	k := testKey(t, Policy{Budget: 10, Concurrency: 5})
-	settle(t, s, k, ptr(admit(t, s, k, 0, 0.5)), 0, 0.25)
-	held := admit(t, s, k, 0, 0.5)
+	for _, policy := range []string{onErrorClosed, onErrorOpen} {
+		t.Run(policy, func(t *testing.T) {
+			srv := redistest.Start(t, redistest.Options{AOF: true})
+			s := newTestRedisStore(t, srv.URL(), testPrefix(), nil, func(s *RedisStore) {
+				s.OnError, s.BudgetFailOpen = policy, policy == onErrorOpen
+				s.Timeout = caddy.Duration(50 * time.Millisecond)
+			})
+			k := testKey(t, Policy{Budget: 10, Concurrency: 5})
+			settle(t, s, k, ptr(admit(t, s, k, 0, 0.5)), 0, 0.25)
+			held := admit(t, s, k, 0, 0.5)
 
-	srv.Kill()
-	if err := srv.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	var u KeyUsage
-	waitFor(t, 10*time.Second, func() bool {
-		var err error
-		u, err = s.Usage(bg, k)
-		return err == nil
-	}, func() string { return "no answer after the restart: " + s.Health().Error })
-	if !near(u.Spent, 0.25) || !near(u.Reserved, 0.5) || u.InFlight != 1 {
-		t.Fatalf("after a restart: %+v; want $0.25 spent, the request in flight and its $0.50 reservation", u)
-	}
-	settle(t, s, k, &held, 0, 0.5)
-	if u := redisUsage(t, s, k); !near(u.Spent, 0.75) || u.Reserved != 0 || u.InFlight != 0 {
-		t.Fatalf("after settling: %+v", u)
+			srv.Kill()
+			var down Admission
+			var err error
+			took := timed(func() { down, err = s.Admit(bg, k, "", Estimate{Cost: 0.5}) })
+			t.Logf("on_error %s, Redis down for a restart: answered in %v (%v)", policy, took.Round(time.Microsecond), err)
+			if took > 50*time.Millisecond+slack {
+				t.Errorf("answered after %v; want within the timeout", took)
+			}
+			switch {
+			case policy == onErrorClosed && err == nil:
+				t.Fatal("admitted while Redis was down, on_error closed")
+			case policy == onErrorOpen && (err != nil || !down.Uncounted()):
+				t.Fatalf("on_error open: %v, uncounted %v", err, down.Uncounted())
+			case policy == onErrorOpen:
+				settle(t, s, k, &down, 0, 0.1) // queued until Redis is back
+			}
+
+			if err := srv.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			wantSpent := 0.25
+			if policy == onErrorOpen {
+				wantSpent += 0.1
+			}
+			var u KeyUsage
+			waitFor(t, 10*time.Second, func() bool {
+				var err error
+				u, err = s.Usage(bg, k)
+				return err == nil && s.conn.pendingLen() == 0 && near(u.Spent, wantSpent)
+			}, func() string { return fmt.Sprintf("after the restart: %+v, %s", u, s.Health().Error) })
+			if !near(u.Reserved, 0.5) || u.InFlight != 1 {
+				t.Fatalf("after a restart: %+v; want the request in flight and its $0.50 reservation kept", u)
+			}
+			settle(t, s, k, &held, 0, 0.5)
+			if u := redisUsage(t, s, k); !near(u.Spent, wantSpent+0.5) || u.Reserved != 0 || u.InFlight != 0 {
+				t.Fatalf("after settling: %+v", u)
+			}
+		})
 	}
 }
 
