@@ -64,12 +64,19 @@ func BenchmarkRedisAdmitSettle(b *testing.B) {
 }
 
 // BenchmarkRedisServerTime measures what Redis spends per admission and
-// per settlement under load: 64 goroutines over 1000 keys admit a batch
+// per settlement under load: 64 goroutines over 1000 keys (or one) admit a batch
 // of requests, then settle them, and INFO commandstats is read between
 // the phases (the two scripts are both EVALSHA there). ns/op is the
 // gateway's wall time per request (admission and settlement).
 func BenchmarkRedisServerTime(b *testing.B) {
+	b.Run("1000keys", func(b *testing.B) { benchServerTime(b, 1000) })
+	// Every request on one key: its leases and reservations grow to 64.
+	b.Run("1key", func(b *testing.B) { benchServerTime(b, 1) })
+}
+
+func benchServerTime(b *testing.B, nkeys int) {
 	srv, s, keys := benchRedisStore(b)
+	keys = keys[:nkeys]
 	const workers = 64
 	var admitUsec, admitCalls, settleUsec, settleCalls int64
 	as := make([]Admission, 0, 64*64)
