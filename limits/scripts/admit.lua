@@ -27,6 +27,9 @@ local etok, ecost = tonumber(ARGV[4]), tonumber(ARGV[5])
 local rpm, tpm, conc = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local win, stok, budget = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local MINUTE = 60000000
+-- int writes a whole number for Redis: string.format('%d') is cheaper than
+-- the %.17g Redis applies to a Lua number, and never writes an exponent.
+local function int(x) return string.format('%d', x) end
 
 local v = redis.call('HMGET', S, 'sp', 'rs', 'ss', 'su', 'sr', 'rt', 'rl', 'tt', 'tl')
 local sp, rs = tonumber(v[1]) or 0, tonumber(v[2]) or 0
@@ -74,7 +77,7 @@ end
 -- reservation is charged as spent, as the provider may have billed it,
 -- and a tombstone keeps what was charged, so a late settlement corrects it.
 local dirty = false
-local dead = redis.call('ZRANGEBYSCORE', L, '-inf', now, 'LIMIT', 0, 16)
+local dead = redis.call('ZRANGEBYSCORE', L, '-inf', int(now), 'LIMIT', 0, 16)
 if #dead > 0 then
 	local recs = redis.call('HMGET', R, unpack(dead))
 	for i = 1, #dead do
@@ -148,7 +151,7 @@ if conc > 0 and why == 0 then
 	if #dead < 16 then
 		n = redis.call('ZCARD', L)
 	else
-		n = redis.call('ZCOUNT', L, string.format('(%d', now), '+inf')
+		n = redis.call('ZCOUNT', L, '(' .. int(now), '+inf')
 	end
 	if n >= conc then
 		why, limit, rem = 3, conc, conc - n
@@ -161,17 +164,17 @@ end
 
 -- Every limit passed: count the request against all of them, in one
 -- write of the state hash, of the fields that change.
-local a = {'rs', rs + ecost}
+local a = {'rs', int(rs + ecost)}
 local tf, rss = 0, 0
 if rpm > 0 then
 	rl = rl - 1
-	a[#a + 1], a[#a + 2] = 'rt', math.floor(now + (rpm - rl) * MINUTE / rpm + 0.5)
+	a[#a + 1], a[#a + 2] = 'rt', int(now + (rpm - rl) * MINUTE / rpm + 0.5)
 	if tonumber(v[7]) ~= rpm then a[#a + 1], a[#a + 2] = 'rl', rpm end
 end
 if tpm > 0 then
 	tl = tl - etok
 	tf = 1
-	a[#a + 1], a[#a + 2] = 'tt', math.floor(now + (tpm - tl) * MINUTE / tpm + 0.5)
+	a[#a + 1], a[#a + 2] = 'tt', int(now + (tpm - tl) * MINUTE / tpm + 0.5)
 	if tonumber(v[9]) ~= tpm then a[#a + 1], a[#a + 2] = 'tl', tpm end
 end
 local opened = false
@@ -182,7 +185,7 @@ if win > 0 then
 	end
 	sr = sr + etok
 	rss = ss
-	if not (opened or dirty) then a[#a + 1], a[#a + 2] = 'sr', sr end
+	if not (opened or dirty) then a[#a + 1], a[#a + 2] = 'sr', int(sr) end
 end
 if opened or dirty then
 	a[#a + 1], a[#a + 2] = 'ss', ss
@@ -193,6 +196,6 @@ if dirty then
 	a[#a + 1], a[#a + 2] = 'sp', sp
 end
 redis.call('HSET', S, unpack(a))
-redis.call('ZADD', L, now + tonumber(ARGV[3]), id)
+redis.call('ZADD', L, int(now + tonumber(ARGV[3])), id)
 redis.call('HSET', R, id, string.format('%d %d %d %d', ecost, etok, rss, tf))
 return answer(1, 0, 0, 0, 0, 0, 0, 0)

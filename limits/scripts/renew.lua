@@ -11,7 +11,7 @@ if now == 0 then
 	local t = redis.call('TIME')
 	now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local exp = now + tonumber(ARGV[2])
+local exp = string.format('%d', now + tonumber(ARGV[2]))
 local a = {'XX', 'GT', 'CH'}
 for i = 3, #ARGV do
 	a[#a + 1], a[#a + 2] = exp, ARGV[i]

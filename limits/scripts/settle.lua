@@ -18,6 +18,8 @@ local id = ARGV[1]
 local utok, ucost = tonumber(ARGV[3]), tonumber(ARGV[4])
 local tpm, win = tonumber(ARGV[5]), tonumber(ARGV[6])
 local MINUTE = 60000000
+-- int writes a whole number for Redis (see admit.lua).
+local function int(x) return string.format('%d', x) end
 
 local mode = 1
 local rec = redis.call('HGET', R, id)
@@ -59,7 +61,7 @@ elseif mode == 2 then
 else
 	sp = sp + ucost
 end
-local a = {'sp', sp, 'rs', rs}
+local a = {'sp', int(sp), 'rs', int(rs)}
 
 -- tpm: the estimate taken at admission comes back, the usage is taken; a
 -- refund fills the bucket no further than full, a debt may take it below
@@ -76,7 +78,7 @@ if tpm > 0 then
 	if tf == 1 then l = l + t end
 	l = l - utok
 	if l > tpm then l = tpm end
-	a[#a + 1], a[#a + 2] = 'tt', math.floor(now + (tpm - l) * MINUTE / tpm + 0.5)
+	a[#a + 1], a[#a + 2] = 'tt', int(now + (tpm - l) * MINUTE / tpm + 0.5)
 	if lim ~= tpm then a[#a + 1], a[#a + 2] = 'tl', tpm end
 end
 
@@ -101,8 +103,8 @@ elseif win > 0 and ss ~= 0 and now < ss + win then
 	session = true
 end
 if session then
-	a[#a + 1], a[#a + 2] = 'su', su
-	a[#a + 1], a[#a + 2] = 'sr', sr
+	a[#a + 1], a[#a + 2] = 'su', int(su)
+	a[#a + 1], a[#a + 2] = 'sr', int(sr)
 end
 redis.call('HSET', S, unpack(a))
 
