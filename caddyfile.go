@@ -85,6 +85,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		store memory {
 //			state_file <path>
 //		}
+//		store redis <url> | store redis { url, prefix, timeout, on_error, budget_fail_open, lease_ttl }
 //
 //		retry {
 //			max_attempts <n>
@@ -565,16 +566,15 @@ func unmarshalPolicyLine(d *caddyfile.Dispenser, p *limits.Policy) error {
 	return nil
 }
 
-// unmarshalStore reads `store memory [{ state_file <path> }]`; other
-// stores come in later releases.
+// unmarshalStore reads `store memory [{ state_file <path> }]`, or `store
+// redis ...`, which the Redis store's own UnmarshalCaddyfile reads.
 func unmarshalStore(d *caddyfile.Dispenser) (json.RawMessage, error) {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return nil, d.Errf("store: want `store memory`")
+	if !d.NextArg() {
+		return nil, d.Errf("store: want `store memory` or `store redis <url>`")
 	}
-	switch args[0] {
+	switch d.Val() {
 	case "memory":
-		if len(args) != 1 {
+		if d.CountRemainingArgs() != 0 {
 			return nil, d.Errf("store memory takes no arguments")
 		}
 		store := new(limits.MemoryStore)
@@ -592,9 +592,13 @@ func unmarshalStore(d *caddyfile.Dispenser) (json.RawMessage, error) {
 		}
 		return caddyconfig.JSONModuleObject(store, "type", "memory", nil), nil
 	case "redis":
-		return nil, d.Errf("store redis: the Redis store is not part of this release yet; use `store memory`")
+		store := new(limits.RedisStore)
+		if err := store.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
+			return nil, err
+		}
+		return caddyconfig.JSONModuleObject(store, "type", "redis", nil), nil
 	}
-	return nil, d.Errf("store: unknown store %q (want memory)", args[0])
+	return nil, d.Errf("store: unknown store %q (want memory or redis)", d.Val())
 }
 
 func singleArg(d *caddyfile.Dispenser) (string, error) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/llmgateway/caddy-llm-gateway/limits"
 )
 
 // processStart is when this Caddy process began; /status reports uptime
@@ -47,8 +49,8 @@ const (
 	stateCircuitOpen = "circuit_open"
 )
 
-// serveStatus answers GET /status with each provider's state and the state
-// of each of its keys. It shows no secret.
+// serveStatus answers GET /status with each provider's state, the state
+// of each of its keys, and the limits store's health. It shows no secret.
 func (x *exchange) serveStatus() {
 	if !x.authenticate() {
 		return
@@ -82,12 +84,23 @@ func (x *exchange) serveStatus() {
 		}
 		provs = append(provs, sp)
 	}
+	// The limits store's health: a store that fails degrades the
+	// gateway (requests follow its on_error policy).
+	var store *limits.StoreHealth
+	if hr, ok := x.g.store.(limits.HealthReporter); ok {
+		h := hr.Health()
+		store = &h
+		if h.State != limits.StoreHealthy {
+			overall = "degraded"
+		}
+	}
 	x.writeJSON(struct {
-		Status        string           `json:"status"`
-		Version       string           `json:"version"`
-		UptimeSeconds int64            `json:"uptime_seconds"`
-		Providers     []statusProvider `json:"providers"`
-	}{overall, version(), int64(time.Since(processStart).Seconds()), provs})
+		Status        string              `json:"status"`
+		Version       string              `json:"version"`
+		UptimeSeconds int64               `json:"uptime_seconds"`
+		Providers     []statusProvider    `json:"providers"`
+		Store         *limits.StoreHealth `json:"store,omitempty"`
+	}{overall, version(), int64(time.Since(processStart).Seconds()), provs, store})
 }
 
 // modulePath is this module's import path, to find its version.

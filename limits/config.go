@@ -39,6 +39,21 @@ type Policy struct {
 
 	// A budget in USD, spent at the prices of the `price` table.
 	Budget float64 `json:"budget,omitempty"`
+
+	// BudgetStrict makes a key with a budget reserve, for each request,
+	// everything it may cost: the prompt at one token per byte of the
+	// request body (a token is never shorter than a byte of the text it
+	// stands for), and all of its max_tokens (a request that sets none is
+	// capped at reserve_output_tokens, which is what it reserves). Then
+	// no answer can cost more than its reservation, and the budget is
+	// never overspent; the price is reservations several times larger
+	// than the usage, so fewer requests run at once near the end of a
+	// budget. Without it (the default), a request reserves
+	// min(max_tokens, reserve_output_tokens) and its prompt at four
+	// bytes a token, and the overspend is bounded as docs/limits.md
+	// says. A default (`limits`) of true applies to every key with a
+	// budget.
+	BudgetStrict bool `json:"budget_strict,omitempty"`
 }
 
 // SessionQuota is a token quota over a window: a session opens with the
@@ -83,6 +98,10 @@ type KeyConfig struct {
 
 	// A disabled key is refused.
 	Disabled bool `json:"disabled,omitempty"`
+
+	// counterID, when set (a key record's), is the key's Key.ID in
+	// place of the hash of its secret.
+	counterID string
 }
 
 // Price is what one route costs, in USD per million tokens.

@@ -177,6 +177,11 @@ func NewKeyring(cfgs []*KeyConfig, defaults *Policy, repl *caddy.Replacer) (*Key
 			sum = hashSecret(secret)
 		}
 		id := hex.EncodeToString(sum[:])
+		if c.counterID != "" {
+			// A key record's counters stay where its first secret put
+			// them, through rotations.
+			id = c.counterID
+		}
 		k := &Key{
 			ID:        id,
 			Name:      c.Name,
@@ -291,6 +296,7 @@ func merge(p, def Policy) Policy {
 	case def.Budget > 0:
 		out.Budget = def.Budget
 	}
+	out.BudgetStrict = out.Budget > 0 && (p.BudgetStrict || def.BudgetStrict)
 	s := p.Session
 	if s == nil {
 		s = def.Session

@@ -40,6 +40,7 @@ type MemoryStore struct {
 	now     func() time.Time
 	state   *memState
 	poolKey string
+	records *storageRecords
 }
 
 // CaddyModule returns the Caddy module information.
@@ -83,6 +84,7 @@ func (s *MemoryStore) Provision(ctx caddy.Context) error {
 	}
 	s.poolKey = key
 	s.state = v.(*memState)
+	s.records = newStorageRecords(caddyStorage(ctx), nil)
 	if !loaded {
 		ctx.Logger().Info("limits state loaded", zap.String("state_file", abs), zap.Int("keys", s.state.len()))
 	}

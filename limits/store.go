@@ -112,6 +112,11 @@ type Admission struct {
 	tpm          bool      // est.Tokens was taken from the tpm bucket
 	sessionStart time.Time // the session window est.Tokens was reserved in
 	settled      bool
+	// uncounted: admitted without counting, because the store failed
+	// and its policy is to fail open. Settle counts its usage after the
+	// fact, as best it can. maybeRan: the failed call may have reached
+	// the store, and may yet run there; its settlement cancels it.
+	uncounted, maybeRan bool
 }
 
 // Estimate is what the request was admitted (or refused) for.
@@ -119,6 +124,13 @@ func (a *Admission) Estimate() Estimate { return a.est }
 
 // ID is the id the admission was made under.
 func (a *Admission) ID() string { return a.id }
+
+// Uncounted reports whether the request was admitted without being
+// counted against its key's limits: the store failed, and its policy
+// (`on_error open`) lets requests through. Its rate-limit headers are
+// absent (nothing is known), and its settlement counts its usage after
+// the fact, as well as the store can.
+func (a *Admission) Uncounted() bool { return a.uncounted }
 
 // Err is the error to answer a refused request with, nil when admitted.
 // Every 429 carries a RetryAfter of at least a second (the real wait where
