@@ -11,11 +11,6 @@ import (
 	"github.com/llmgateway/caddy-llm-gateway/providers"
 )
 
-// bytesPerToken estimates prompt tokens from the request's size before the
-// provider counts them; the real count replaces the estimate when the
-// answer ends.
-const bytesPerToken = 4
-
 // defaultReserveOutputTokens is what a request reserves for its output:
 // its max_tokens, but at most this (Claude Code asks 32000 or more on
 // every call; reserving that in full would refuse modest budgets).
@@ -66,13 +61,10 @@ func (x *exchange) estimate(chain []route) limits.Estimate {
 	if x.endpoint.Free {
 		return limits.Estimate{}
 	}
-	prompt := int64(len(x.body.Raw)/bytesPerToken) + 1
+	prompt := x.key.PromptReservation(int64(len(x.body.Raw)))
 	var output int64
 	if x.endpoint.Generates {
-		output = x.g.ReserveOutputTokens
-		if c := x.body.OutputCap; c > 0 {
-			output = min(c, output)
-		}
+		output, x.outputCap = x.key.OutputReservation(x.body.OutputCap, x.g.ReserveOutputTokens)
 	}
 	est := limits.Estimate{Tokens: prompt + output}
 	for _, rt := range chain {

@@ -618,6 +618,10 @@ func TestKeysFileIsReadOnReload(t *testing.T) {
 	// file again; a reload with an unchanged config is skipped by Caddy.
 	writeKeys(clientKeyB, "from-file-b")
 	forceReload(t, gatewayConfig(config))
+	// The old server closes its idle connections as the new one takes
+	// over; a request racing that close gets EOF, which SDKs retry. Start
+	// from fresh connections rather than race it.
+	tester.Client.CloseIdleConnections()
 	resp, body = chatAs(t, tester, clientKeyB, "m")
 	wantStatus(t, resp, body, 200)
 	resp, body = chatAs(t, tester, clientKeyA, "m")
@@ -686,5 +690,58 @@ func forceReload(t *testing.T, caddyfileText string) {
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("reload: %d %s", resp.StatusCode, b)
+	}
+}
+
+// A budget_strict key reserves the most a request can cost: all of its
+// max_tokens (a request asking more than the balance covers is refused
+// before it runs), and a request that sets none is sent with
+// max_tokens = reserve_output_tokens, so its answer cannot outgrow what
+// was reserved. Spend never passes the budget.
+func TestStrictBudget(t *testing.T) {
+	up := newFakeProvider(t, usageAnswer(10, 90))
+	tester := loadGateway(t, fmt.Sprintf(`
+		provider openai {
+			base_url %s/v1
+			api_key sk-a
+			models m
+		}
+		price openai:m 1000 1000
+		reserve_output_tokens 100
+		key %s {
+			budget 1.00
+			budget_strict
+		}
+		%s`, up.URL, clientKeyA, storeIn(t)))
+	ask := func(maxTokens string) (*http.Response, []byte) {
+		return post(t, tester, "/v1/chat/completions", `{"model":"m",`+maxTokens+`"messages":[{"role":"user","content":"hi"}]}`, "Authorization", "Bearer "+clientKeyA)
+	}
+	// 32000 output tokens at $0.001 would cost $32: refused whole.
+	resp, body := ask(`"max_tokens":32000,`)
+	wantStatus(t, resp, body, 402)
+	if n := len(up.requests()); n != 0 {
+		t.Fatalf("%d requests went upstream", n)
+	}
+	// No max_tokens: sent with the reserve as its cap.
+	resp, body = ask(``)
+	wantStatus(t, resp, body, 200)
+	if got := gjson.GetBytes(up.last(t).Body, "max_tokens").Int(); got != 100 {
+		t.Errorf("upstream max_tokens %d, want the reserve (100)", got)
+	}
+	// Each request spends $0.10; the tenth leaves nothing for an eleventh,
+	// whose reservation ($0.05 of prompt bytes + $0.10) no longer fits.
+	for i := 0; i < 8; i++ {
+		resp, body = ask(`"max_tokens":100,`)
+		wantStatus(t, resp, body, 200)
+	}
+	for i := 0; i < 3; i++ {
+		resp, body = ask(`"max_tokens":100,`)
+		if resp.StatusCode == 402 {
+			break
+		}
+	}
+	wantStatus(t, resp, body, 402)
+	if msg := gjson.GetBytes(body, "error.message").Str; strings.Contains(msg, "Current: -") {
+		t.Errorf("a strict budget was overspent: %s", msg)
 	}
 }

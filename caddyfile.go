@@ -75,12 +75,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			concurrency <n>|unlimited
 //			session <window> <tokens>|unlimited
 //			budget <usd>|unlimited
+//			budget_strict
 //			expires <RFC 3339 time or YYYY-MM-DD>
 //			disabled
 //		}
 //		keys_file <path>
 //		limits {
-//			rpm|tpm|concurrency|session|budget ...
+//			rpm|tpm|concurrency|session|budget|budget_strict ...
 //		}
 //		store memory {
 //			state_file <path>
@@ -199,7 +200,7 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			for nesting := d.Nesting(); d.NextBlock(nesting); {
 				if !isPolicyDirective(d.Val()) {
-					return d.Errf("limits: unknown limit %q (want rpm, tpm, concurrency, session or budget)", d.Val())
+					return d.Errf("limits: unknown limit %q (want rpm, tpm, concurrency, session, budget or budget_strict)", d.Val())
 				}
 				if err := unmarshalPolicyLine(d, g.Limits); err != nil {
 					return err
@@ -506,7 +507,7 @@ func unmarshalKey(d *caddyfile.Dispenser) (*limits.KeyConfig, error) {
 
 func isPolicyDirective(v string) bool {
 	switch v {
-	case "rpm", "tpm", "concurrency", "session", "budget":
+	case "rpm", "tpm", "concurrency", "session", "budget", "budget_strict":
 		return true
 	}
 	return false
@@ -548,6 +549,11 @@ func unmarshalPolicyLine(d *caddyfile.Dispenser, p *limits.Policy) error {
 			return d.Errf("session: %q is not a positive number of tokens", args[1])
 		}
 		p.Session = &limits.SessionQuota{Window: caddy.Duration(window), Tokens: tokens}
+	case "budget_strict":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		p.BudgetStrict = true
 	case "budget":
 		v, err := singleArg(d)
 		if err != nil {

@@ -44,6 +44,9 @@ type exchange struct {
 	admission limits.Admission
 	admitted  bool
 	estimated limits.Estimate
+	// outputCap is the output cap a strict budget needs the request sent
+	// with, when it set none.
+	outputCap int64
 
 	// result is how the trip upstream ended; errCode the code of the
 	// error the client got, if any; wrote is set once anything reached

@@ -80,6 +80,7 @@ func (x *exchange) serveAPI() {
 		ID:              x.id,
 		AnthropicClient: x.anthropicClient,
 		ReadUsage:       x.key.CountsTokens() && !x.endpoint.Free,
+		OutputCap:       x.outputCap,
 		Policy:          x.g.retry,
 		Logger:          x.g.logger,
 		AvailableModels: x.availableModels,

@@ -123,6 +123,9 @@ func TestRedisStoreInCaddy(t *testing.T) {
 				// Budgets stay closed under both policies.
 				wantStatus(t, resp, body, 500)
 				wantJSON(t, body, "error.code", "store_error")
+				if resp.Header.Get("Retry-After") != "1" {
+					t.Errorf("store_error with Retry-After %q, want 1", resp.Header.Get("Retry-After"))
+				}
 				if took > 50*time.Millisecond+redisSlack {
 					t.Errorf("answered after %v; want within the store's timeout (50ms) and a little", took)
 				}

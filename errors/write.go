@@ -8,7 +8,7 @@ import (
 // Write sends e to the client in envelope f (resolved, not Auto) with the
 // headers of the contract: Content-Type and Content-Length, the request ID
 // (X-Request-Id, and request-id in the anthropic envelope), Retry-After and
-// retry-after-ms on 429/503/529 when a wait is known, and
+// retry-after-ms on 429/503/529 (and store_error) when a wait is known, and
 // `x-should-retry: false` when the client should not retry.
 //
 // Headers already set on w (rate-limit headers, the request ID) are kept;
@@ -37,7 +37,7 @@ func SetHeaders(h http.Header, f Format, e *Error, status int) {
 			h.Set("Request-Id", e.RequestID)
 		}
 	}
-	if s := e.RetryAfterSeconds(); s > 0 && (status == 429 || status == 503 || status == 529) {
+	if s := e.RetryAfterSeconds(); s > 0 && (status == 429 || status == 503 || status == 529 || e.Code == StoreError) {
 		h.Set("Retry-After", strconv.FormatInt(s, 10))
 		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfterMillis(), 10))
 	}

@@ -51,6 +51,9 @@ type Call struct {
 	// AnthropicClient says a stream's error events are written in the
 	// Anthropic protocol (else OpenAI's).
 	AnthropicClient bool
+	// OutputCap, when > 0, is the output cap a request that sets none is
+	// sent with: what the key's strict budget reserved for it.
+	OutputCap int64
 	// ReadUsage asks for the answer's usage: relay reads it, and asks an
 	// OpenAI-compatible provider to report a stream's usage (the client
 	// does not see the extra chunk unless it asked for it).
@@ -406,16 +409,20 @@ func (r *run) prepare(i int) *routeState {
 	b := r.c.Body
 	if st.protocol == client {
 		ask := r.c.ReadUsage && b.Stream && !b.IncludeUsage && ep.StreamUsage && up.Type.StreamUsageOption
-		st.body = b.Rewrite(rt.Model, ask)
+		st.body = b.Rewrite(rt.Model, ask, outputCapField(ep), r.c.OutputCap)
 		st.addsUsage = ask
 	} else {
 		ep = ep.Translated()
-		st.xl = translate.New(client, st.protocol, translate.Target{
+		target := translate.Target{
 			ProviderType:     up.Type.Name,
 			Model:            rt.Model,
 			MaxTokensCap:     up.MaxTokensCap,
 			DefaultMaxTokens: up.DefaultMaxTokens,
-		})
+		}
+		if r.c.OutputCap > 0 {
+			target.DefaultMaxTokens = r.c.OutputCap // what the budget reserved
+		}
+		st.xl = translate.New(client, st.protocol, target)
 		body, err := st.xl.Request(b.Raw)
 		if err != nil {
 			st.refusal = asError(err, llmerrors.InvalidRequest)
@@ -430,6 +437,14 @@ func (r *run) prepare(i int) *routeState {
 	u.RawQuery = r.c.Request.URL.RawQuery
 	st.url = &u
 	return st
+}
+
+// outputCapField is the member that caps an endpoint's output.
+func outputCapField(ep *providers.Endpoint) request.Member {
+	if ep.Path == "/v1/responses" {
+		return request.MaxOutputTokens
+	}
+	return request.MaxTokens
 }
 
 // asError is err as the gateway's error, code c when it is not one.

@@ -48,7 +48,7 @@ func BenchmarkRewriteClaudeCode49KB(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = body.Rewrite("anthropic/claude-sonnet-4.5", true)
+		_ = body.Rewrite("anthropic/claude-sonnet-4.5", true, MaxTokens, 0)
 	}
 }
 

@@ -210,6 +210,17 @@ func TestRewrite(t *testing.T) {
 		{"both, options first", `{"stream_options":{"x":1},"model":"a"}`, "b", true, `{"stream_options":{"include_usage":true,"x":1},"model":"b"}`},
 		{"both, model first", `{"model":"a","stream":true}`, "b", true, `{"model":"b","stream":true,"stream_options":{"include_usage":true}}`},
 	}
+	for _, c := range []struct{ body, want string }{
+		{`{"model":"m"}`, `{"model":"m","max_tokens":4096}`},
+		{`{"model":"m","max_tokens":10}`, `{"model":"m","max_tokens":10}`},
+		{`{"model":"m","max_completion_tokens":10}`, `{"model":"m","max_completion_tokens":10}`},
+		{`{"model":"m","max_tokens":null}`, `{"model":"m","max_tokens":null}`},
+	} {
+		b, _ := Parse([]byte(c.body), NoRequired)
+		if got := string(b.Rewrite("m", false, MaxTokens, 4096)); got != c.want {
+			t.Errorf("output cap on %s: got %s, want %s", c.body, got, c.want)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b, e := Parse([]byte(c.body), NoRequired)
@@ -217,7 +228,7 @@ func TestRewrite(t *testing.T) {
 				t.Fatal(e)
 			}
 			raw := string(b.Raw)
-			got := b.Rewrite(c.model, c.askUsage)
+			got := b.Rewrite(c.model, c.askUsage, MaxTokens, 0)
 			if string(got) != c.want {
 				t.Fatalf("got  %s\nwant %s", got, c.want)
 			}

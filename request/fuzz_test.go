@@ -47,7 +47,7 @@ func FuzzParseBody(f *testing.F) {
 		if err := json.Unmarshal(top["model"], &model); err != nil || model != b.Model {
 			t.Fatalf("model %q, but a provider reads %q (%v)", b.Model, model, err)
 		}
-		out := b.Rewrite("other/model", true)
+		out := b.Rewrite("other/model", true, MaxTokens, 100)
 		if err := json.Unmarshal(out, &top); err != nil {
 			t.Fatalf("rewrite of %q is not JSON: %q", data, out)
 		}

@@ -1,17 +1,24 @@
 package request
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+)
 
 // Rewrite returns the body to send upstream: the client's, with model
-// replaced when model differs from the client's, and, when askUsage is
-// set, stream_options.include_usage set to true (an OpenAI-compatible
-// provider then reports a stream's usage in a last chunk). It returns Raw
-// itself when nothing changes, and otherwise builds the new body in one
-// allocation, leaving Raw untouched.
-func (b *Body) Rewrite(model string, askUsage bool) []byte {
+// replaced when model differs from the client's; when askUsage is set,
+// stream_options.include_usage set to true (an OpenAI-compatible provider
+// then reports a stream's usage in a last chunk); and, when capTo > 0 and
+// the body sets no output cap, capField set to capTo (so an answer cannot
+// outgrow what was reserved for it). It returns Raw itself when nothing
+// changes, and otherwise builds the new body in one allocation, leaving
+// Raw untouched.
+func (b *Body) Rewrite(model string, askUsage bool, capField Member, capTo int64) []byte {
 	newModel := model != b.Model
 	askUsage = askUsage && !b.IncludeUsage
-	if !newModel && !askUsage {
+	addCap := capTo > 0 && b.OutputCap == 0 && !b.Has(capField)
+	if !newModel && !askUsage && !addCap {
 		return b.Raw
 	}
 	// The edits, in the body's order: each replaces raw[start:end].
@@ -19,7 +26,7 @@ func (b *Body) Rewrite(model string, askUsage bool) []byte {
 		start, end int
 		text       string
 	}
-	var edits [2]edit
+	var edits [3]edit
 	n := 0
 	if newModel {
 		s := b.members[Model]
@@ -44,9 +51,11 @@ func (b *Body) Rewrite(model string, askUsage bool) []byte {
 		}
 		n++
 	}
-	if n == 2 && edits[1].start < edits[0].start {
-		edits[0], edits[1] = edits[1], edits[0]
+	if addCap {
+		edits[n] = edit{b.end, b.end, `,"` + capField.String() + `":` + strconv.FormatInt(capTo, 10)}
+		n++
 	}
+	slices.SortStableFunc(edits[:n], func(x, y edit) int { return x.start - y.start })
 	size := len(b.Raw)
 	for _, e := range edits[:n] {
 		size += len(e.text) - (e.end - e.start)
