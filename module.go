@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -100,7 +101,12 @@ type Gateway struct {
 	retry   relay.Policy
 	router  *router
 	started time.Time
-	keyring *limits.Keyring
+	// keys is the keyring requests are checked against: the config's
+	// keys and the admin API's, swapped whole when the latter change.
+	keys       *atomic.Pointer[limits.Keyring]
+	configKeys []*limits.KeyConfig
+	records    limits.KeyRecords
+	repl       *caddy.Replacer
 	prices  *limits.PriceTable
 	store   limits.Store
 }
@@ -148,36 +154,12 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// provisionLimits loads the client keys (the Caddyfile's and keys_file's,
-// read again on every config load), the price table and the limits store.
+// provisionLimits loads the price table, the limits store and the client
+// keys: the Caddyfile's and keys_file's (read again on every config
+// load), and those created through the admin API, which live in the store
+// and are watched for changes (keys.go).
 func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error {
-	keys := g.Keys
-	if g.KeysFile != "" {
-		path := repl.ReplaceKnown(g.KeysFile, "")
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
-			g.logger.Warn("keys_file can be written by other users, who could add keys of their own at the next reload; make it writable by its owner only (chmod go-w)",
-				zap.String("keys_file", path), zap.String("mode", fi.Mode().Perm().String()))
-		}
-		fromFile, err := limits.LoadKeysFile(path)
-		if err != nil {
-			return fmt.Errorf("keys_file: %w", err)
-		}
-		keys = append(append([]*limits.KeyConfig(nil), keys...), fromFile...)
-	}
 	var err error
-	if g.keyring, err = limits.NewKeyring(keys, g.Limits, repl); err != nil {
-		return err
-	}
-	for _, k := range g.keyring.Keys() {
-		for _, name := range k.Providers {
-			if g.router.providers[name] == nil {
-				return fmt.Errorf("key %s: providers names %q, which is not a configured provider", k.Name, name)
-			}
-		}
-	}
-	if g.keyring.Anonymous() {
-		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
-	}
 	if g.prices, err = limits.NewPriceTable(g.Prices); err != nil {
 		return err // it names the price
 	}
@@ -192,6 +174,26 @@ func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error
 		return fmt.Errorf("loading the limits store: %w", err)
 	}
 	g.store = mod.(limits.Store)
+
+	g.configKeys = g.Keys
+	if g.KeysFile != "" {
+		path := repl.ReplaceKnown(g.KeysFile, "")
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
+			g.logger.Warn("keys_file can be written by other users, who could add keys of their own at the next reload; make it writable by its owner only (chmod go-w)",
+				zap.String("keys_file", path), zap.String("mode", fi.Mode().Perm().String()))
+		}
+		fromFile, err := limits.LoadKeysFile(path)
+		if err != nil {
+			return fmt.Errorf("keys_file: %w", err)
+		}
+		g.configKeys = append(append([]*limits.KeyConfig(nil), g.configKeys...), fromFile...)
+	}
+	if err := g.provisionKeys(ctx, repl); err != nil {
+		return err
+	}
+	if g.keyring().Anonymous() {
+		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` (or create one through the admin API) before exposing it")
+	}
 	return nil
 }
 
@@ -212,7 +214,7 @@ func (g *Gateway) Validate() error {
 // logged unless the log filters them). Caddy does not let a handler see a
 // log's encoder, so the warning cannot tell whether the filter is there.
 func (g *Gateway) warnAboutAccessLogs(ctx caddy.Context) {
-	if g.keyring.Anonymous() {
+	if g.keyring().Anonymous() {
 		return
 	}
 	for _, m := range ctx.Modules() {
@@ -237,6 +239,7 @@ func (g *Gateway) warnAboutAccessLogs(ctx caddy.Context) {
 // failed half way. The providers' transports were loaded through the
 // Caddy context, which cleans them up.
 func (g *Gateway) Cleanup() error {
+	unregisterGateway(g)
 	for _, p := range g.Providers {
 		releaseHealth(p)
 	}
