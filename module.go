@@ -107,8 +107,8 @@ type Gateway struct {
 	configKeys []*limits.KeyConfig
 	records    limits.KeyRecords
 	repl       *caddy.Replacer
-	prices  *limits.PriceTable
-	store   limits.Store
+	prices     *limits.PriceTable
+	store      limits.Store
 }
 
 // CaddyModule returns the Caddy module information.
