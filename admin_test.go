@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tidwall/gjson"
 )
 
@@ -51,7 +52,11 @@ func TestKeyManagementAPI(t *testing.T) {
 			name team-a
 		}
 		%s`, up.URL, clientKeyA, storeIn(t))
-	tester := loadGateway(t, config)
+	// The keys this test creates live in Caddy's storage: its own, so
+	// that the other tests' gateways never see them.
+	storageDir := t.TempDir()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(strings.Replace(gatewayConfig(config), "\tgrace_period 5s", "\tgrace_period 5s\n\tstorage file_system "+storageDir, 1), "caddyfile")
 
 	status, body := admin(t, "POST", "/llm_gateway/keys", `{"name":"ci","rpm":100,"budget":5,"models":["m"]}`)
 	if status != 201 {
@@ -121,7 +126,7 @@ func TestKeyManagementAPI(t *testing.T) {
 	}
 
 	// The key survives a reload.
-	forceReload(t, gatewayConfig(config))
+	forceReload(t, strings.Replace(gatewayConfig(config), "\tgrace_period 5s", "\tgrace_period 5s\n\tstorage file_system "+storageDir, 1))
 	tester.Client.CloseIdleConnections()
 	resp, answer = chatAs(t, tester, secret, "m")
 	wantStatus(t, resp, answer, 200)

@@ -86,6 +86,9 @@ func (x *exchange) serveAPI() {
 		AvailableModels: x.availableModels,
 	}, x.w)
 	res := &x.result
+	if res.SawUsage {
+		x.cost = x.costOf(res.Usage)
+	}
 	switch {
 	case res.Committed:
 		x.wrote = true

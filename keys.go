@@ -61,9 +61,19 @@ func (g *Gateway) buildKeyring(ctx context.Context) (*limits.Keyring, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfgs = append(make([]*limits.KeyConfig, 0, len(cfgs)+len(records)), cfgs...)
+		// Revoked records stay in the store (their spend is on
+		// record) and in the keyring (their requests are told so), but
+		// alone they do not make a gateway that asks no key start asking
+		// for one.
+		live := false
 		for i := range records {
-			cfgs = append(cfgs, records[i].Config())
+			live = live || records[i].Revoked == nil
+		}
+		if live || len(cfgs) > 0 {
+			cfgs = append(make([]*limits.KeyConfig, 0, len(cfgs)+len(records)), cfgs...)
+			for i := range records {
+				cfgs = append(cfgs, records[i].Config())
+			}
 		}
 	}
 	return limits.NewKeyring(cfgs, g.Limits, g.repl)
@@ -82,7 +92,17 @@ func (g *Gateway) refreshKeys(ctx context.Context) {
 		g.logger.Error("the keys changed through the admin API could not be loaded; the keys in use stay", zap.Error(err))
 		return
 	}
-	g.keys.Store(kr)
+	old := g.keys.Swap(kr)
+	// The series of a key that is gone, or now refused, go with it.
+	serving := make(map[string]bool)
+	for _, k := range kr.Keys() {
+		serving[k.Name] = !k.Disabled
+	}
+	for _, k := range old.Keys() {
+		if !serving[k.Name] {
+			forgetKey(k.Name)
+		}
+	}
 }
 
 // checkKeyProviders refuses keys that name providers the config lacks.

@@ -39,13 +39,20 @@ func init() {
 // Placeholder | Description
 // ------------|-------------
 // `{http.llm.request_id}` | The request ID, also sent as `X-Request-Id`
+// `{http.llm.key}` | The name of the client key, never the key (also `{http.auth.user.id}`, so Caddy's access log shows it as `user_id`)
 // `{http.llm.provider}` | The provider that answered (or was last tried)
 // `{http.llm.model}` | The model sent to that provider
-// `{http.llm.error.code}` | The error code, when the answer is an error
+// `{http.llm.requested_model}` | The model the client asked for
 // `{http.llm.attempts}` | How many upstream attempts were made
-// `{http.llm.key}` | The name of the client key, never the key
-// `{http.llm.input_tokens}` | Prompt tokens the provider reported
+// `{http.llm.error.code}` | The error code, when the answer is an error
+// `{http.llm.input_tokens}` | Prompt tokens the provider reported, cached ones included
 // `{http.llm.output_tokens}` | Completion tokens the provider reported
+// `{http.llm.cache_read_tokens}` | Prompt tokens read from the provider's cache
+// `{http.llm.cache_write_tokens}` | Prompt tokens written to the provider's cache
+// `{http.llm.cost_usd}` | What the answer cost at the configured prices
+// `{http.llm.ttft_ms}` | Milliseconds until the answer's first byte reached the client
+// `{http.llm.upstream_status}` | The status of the provider's last answer
+// `{http.llm.provider_request_id}` | The provider's ID of the request
 type Gateway struct {
 	// The envelope errors are written in: `auto` (default: anthropic on
 	// Anthropic-protocol paths and requests carrying `anthropic-version`,
@@ -96,6 +103,9 @@ type Gateway struct {
 	// How the gateway retries failed attempts.
 	Retry *RetryPolicy `json:"retry,omitempty"`
 
+	// What the gateway exports on Caddy's /metrics. Default: everything.
+	Metrics *MetricsConfig `json:"metrics,omitempty"`
+
 	logger  *zap.Logger
 	format  llmerrors.Format
 	retry   relay.Policy
@@ -109,6 +119,8 @@ type Gateway struct {
 	repl       *caddy.Replacer
 	prices     *limits.PriceTable
 	store      limits.Store
+	// modelLabels are the model names metrics use as label values.
+	modelLabels map[string]bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -146,6 +158,12 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	if g.router, err = newRouter(g.Providers, g.Aliases, g.Fallbacks); err != nil {
 		return err
+	}
+	g.modelLabels = configuredModels(g.router)
+	if g.Metrics.enabled() {
+		if err := registerMetrics(ctx); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
 	}
 	if err := g.provisionLimits(ctx, repl); err != nil {
 		return err
