@@ -26,7 +26,9 @@ type MetricsConfig struct {
 
 func (m *MetricsConfig) enabled() bool { return m == nil || !m.Disabled }
 
-func (m *MetricsConfig) perKey() bool { return m.enabled() && (m == nil || m.PerKey == nil || *m.PerKey) }
+func (m *MetricsConfig) perKey() bool {
+	return m.enabled() && (m == nil || m.PerKey == nil || *m.PerKey)
+}
 
 // The collectors are made once per process and registered on every
 // config load's registry (Caddy gives each load a new one), so their
