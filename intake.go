@@ -79,7 +79,9 @@ func (x *exchange) serveAPI() {
 		Routes:          chain,
 		ID:              x.id,
 		AnthropicClient: x.anthropicClient,
-		ReadUsage:       x.key.CountsTokens() && !x.endpoint.Free,
+		// Usage is read for every request, not only for keys whose
+		// limits count tokens: metrics and access logs report it.
+		ReadUsage:       !x.endpoint.Free,
 		OutputCap:       x.outputCap,
 		Policy:          x.g.retry,
 		Logger:          x.g.logger,
