@@ -143,6 +143,28 @@ func unregisterGateway(g *Gateway) {
 	}
 }
 
+// forgetKeysOf drops the metric series of g's keys that no other live
+// gateway exports: a key removed from the config, or a config that
+// turned per_key off, leaves no series frozen at its last value.
+func forgetKeysOf(g *Gateway) {
+	if g.keys == nil || g.keyring() == nil {
+		return
+	}
+	kept := make(map[string]bool)
+	for _, other := range gateways() {
+		if other.Metrics.perKey() {
+			for _, k := range other.keyring().Keys() {
+				kept[k.Name] = true
+			}
+		}
+	}
+	for _, k := range g.keyring().Keys() {
+		if !kept[k.Name] {
+			forgetKey(k.Name)
+		}
+	}
+}
+
 // gateways is a copy of the live gateways, newest last.
 func gateways() []*Gateway {
 	liveGateways.Lock()

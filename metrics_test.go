@@ -229,3 +229,39 @@ func TestMetricsOff(t *testing.T) {
 		}
 	}
 }
+
+// A key removed from the config takes its series with it at the reload,
+// as a revoked key does; none stays frozen at its last value.
+func TestKeySeriesGoWithTheKey(t *testing.T) {
+	up := newFakeProvider(t, jsonAnswer(chatOK))
+	with := fmt.Sprintf(`
+		provider short {
+			type openai
+			base_url %s/v1
+			api_key sk-a
+			models m
+		}
+		key %s {
+			name leaving-team
+		}
+		key %s {
+			name staying-team
+		}`, up.URL, clientKeyA, clientKeyB)
+	tester := loadGateway(t, with)
+	for _, k := range []string{clientKeyA, clientKeyB} {
+		resp, body := chatAs(t, tester, k, "m")
+		wantStatus(t, resp, body, 200)
+	}
+	if scrape(t)[`caddy_llm_gateway_key_requests_total{code=ok,key=leaving-team}`] == 0 {
+		t.Fatal("no series for the key")
+	}
+	without := strings.Replace(with, fmt.Sprintf("key %s {\n\t\t\tname leaving-team\n\t\t}", clientKeyA), "", 1)
+	tester = loadGateway(t, without)
+	m := scrape(t)
+	if _, ok := m[`caddy_llm_gateway_key_requests_total{code=ok,key=leaving-team}`]; ok {
+		t.Error("the removed key's series outlived the reload")
+	}
+	if m[`caddy_llm_gateway_key_requests_total{code=ok,key=staying-team}`] == 0 {
+		t.Error("the kept key's series went too")
+	}
+}

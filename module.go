@@ -258,6 +258,7 @@ func (g *Gateway) warnAboutAccessLogs(ctx caddy.Context) {
 // Caddy context, which cleans them up.
 func (g *Gateway) Cleanup() error {
 	unregisterGateway(g)
+	forgetKeysOf(g)
 	for _, p := range g.Providers {
 		releaseHealth(p)
 	}

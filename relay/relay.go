@@ -167,6 +167,9 @@ func Run(c *Call, w http.ResponseWriter) Result {
 		r.deadline = r.start.Add(d)
 	}
 	r.routes = make([]routeState, len(c.Routes))
+	if len(c.Routes) > 0 {
+		r.res.Route = c.Routes[0] // until another route is tried
+	}
 	r.loop()
 	return r.res
 }
@@ -265,9 +268,9 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 		}
 		return stepNext
 	}
-	keys := max(1, len(up.Credentials))
 	if st.tried == nil {
-		st.tried = make([]uint8, keys)
+		// by key of the pool (a keyless provider has one, index 0)
+		st.tried = make([]uint8, max(1, up.Pool.Len()))
 	}
 	if st.failed >= 2 {
 		return stepNext // a route the provider failed twice has had its chance
@@ -279,6 +282,7 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 		if st.tried[key] >= 2 {
 			continue // the same key and route are tried at most twice
 		}
+		r.res.Route = rt // the route last tried, even when it is refused before an attempt
 		pass, ok, retryAt, openedBy := up.Health.Allow(rt.Model, r.clock, up.Breaker)
 		if !ok {
 			*last = pick(*last, circuitOpen(up, retryAt.Sub(r.clock()), openedBy))

@@ -466,3 +466,34 @@ func TestLongPlainAnswer(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// A provider that takes no key (the mock) may still list several in its
+// pool: they are tried by index without a credential.
+func TestKeylessPoolOfSeveral(t *testing.T) {
+	s := &script{answer: answers(reply(429, `{"error":{"message":"slow down","code":"rate_limit_exceeded"}}`, "Retry-After", "20"), reply(200, chatOK))}
+	up := upstream(t, "mock", "mock", 0, s)
+	up.Pool = up.Health.Pool([]string{"fp-a", "fp-b"})
+	for range 3 {
+		if res, _ := runCall(call(t, "/v1/chat/completions", chatBody, Route{up, "m"})); res.Err != nil {
+			t.Fatalf("%v", res.Err)
+		}
+	}
+}
+
+// A request refused before any attempt (an open circuit) still reports
+// the route it was refused on.
+func TestRouteReportedWithoutAttempt(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s := &script{answer: always(refused)}
+	up := upstream(t, "p", "openai", 1, s)
+	up.Breaker.Failures = 2
+	c := call(t, "/v1/chat/completions", chatBody, Route{up, "m"})
+	c.Clock = func() time.Time { return now }
+	runCall(c)
+	c = call(t, "/v1/chat/completions", chatBody, Route{up, "m"})
+	c.Clock = func() time.Time { return now }
+	res, _ := runCall(c)
+	if res.Attempts != 0 || res.Route.Upstream != up || res.Route.Model != "m" {
+		t.Fatalf("result %+v", res)
+	}
+}
