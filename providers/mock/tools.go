@@ -131,9 +131,11 @@ func pathProperty(t tool) string {
 }
 
 // pathIn is the first word of s that looks like a file path: one with a
-// slash, or a name with an extension ("README.md").
+// slash, or a name with an extension ("README.md"), outside the
+// <system-reminder> sections Claude Code puts before the user's words
+// (which name CLAUDE.md and such).
 func pathIn(s string) string {
-	for _, w := range strings.Fields(s) {
+	for _, w := range strings.Fields(withoutReminders(s)) {
 		w = strings.Trim(w, "\"'`()[]{}<>,;:!?")
 		w = strings.TrimSuffix(w, ".")
 		if len(w) < 3 || strings.Contains(w, "://") {
@@ -147,6 +149,23 @@ func pathIn(s string) string {
 		}
 	}
 	return ""
+}
+
+// withoutReminders is s without its <system-reminder>…</system-reminder>
+// sections.
+func withoutReminders(s string) string {
+	const open, close = "<system-reminder>", "</system-reminder>"
+	for {
+		i := strings.Index(s, open)
+		if i < 0 {
+			return s
+		}
+		j := strings.Index(s[i:], close)
+		if j < 0 {
+			return s
+		}
+		s = s[:i] + " " + s[i+j+len(close):]
+	}
 }
 
 func isWordy(s string) bool {

@@ -180,6 +180,9 @@ func TestPathIn(t *testing.T) {
 		"version 1.2 is out":        "",
 		"hello world.":              "",
 		"(src/main.go)":             "src/main.go",
+		// Claude Code 2.1's first user turn: its reminder, then the prompt.
+		"<system-reminder>\nAttribution: a CLAUDE.md or memory rule wins.\n</system-reminder>\n\nRead /work/notes.go please": "/work/notes.go",
+		"<system-reminder>a.md</system-reminder> and b.md <system-reminder>c.md</system-reminder>":                           "b.md",
 	} {
 		if got := pathIn(in); got != want {
 			t.Errorf("pathIn(%q) = %q, want %q", in, got, want)
