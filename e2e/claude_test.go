@@ -350,3 +350,54 @@ http://:%d {
 		})
 	}
 }
+
+// Claude Code offline, as a user first tries the gateway: Caddyfile.example
+// as shipped, its mock restricted to `protocol openai` so that Claude
+// Code's Anthropic requests are translated to Chat Completions and the
+// mock's answers back, and no provider at all. The mock plays the model:
+// it calls Read on the path the prompt names, then quotes what the tool
+// returned, which Claude Code prints.
+func TestClaudeCodeOnOfflineMock(t *testing.T) {
+	bin := needClaudeCode(t)
+	work, file, phrase := phraseFile(t, "notes.go")
+	dir := t.TempDir()
+	config, httpPort, _ := exampleOnFreePorts(t, dir)
+	text, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const models = "models mock-* gpt-4o-mini claude-sonnet-4-5"
+	if !strings.Contains(string(text), models) {
+		t.Fatalf("Caddyfile.example no longer holds %q; update the test", models)
+	}
+	restricted := strings.Replace(string(text), models, models+"\n\t\t\tprotocol openai", 1)
+	if err := os.WriteFile(config, []byte(restricted), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	defer runCaddy(t, config, dir, base)()
+
+	// The example asks no client key; Claude Code wants one all the same.
+	env := claudeEnv(t.TempDir(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_AUTH_TOKEN=offline")
+	res := runClaude(t, bin, work, env, "Read "+file+" and tell me what its first line says.", "--model", "claude-sonnet-4-5")
+	if res.IsError || res.Subtype != "success" || res.NumTurns < 2 {
+		t.Errorf("Claude Code did not finish a tool loop: %+v", res)
+	}
+	if !strings.Contains(res.Result, "The tool returned:") || !strings.Contains(res.Result, phrase) {
+		t.Errorf("Claude Code's result does not quote the file's phrase %q: %q", phrase, res.Result)
+	}
+	entries := readAccessLog(t, filepath.Join(dir, "caddy.log"), 3)
+	messages := 0
+	for _, e := range entries {
+		t.Logf("Claude Code → gateway: %s %s → %d", e.Request.Method, e.Request.URI, e.Status)
+		if e.Status >= 400 {
+			t.Errorf("the gateway answered %s %s with %d", e.Request.Method, e.Request.URI, e.Status)
+		}
+		if path, _, _ := strings.Cut(e.Request.URI, "?"); path == "/v1/messages" {
+			messages++
+		}
+	}
+	if messages < 2 {
+		t.Errorf("%d calls to /v1/messages in the access log, want the two turns", messages)
+	}
+}
