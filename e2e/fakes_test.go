@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -68,6 +69,45 @@ func (f *recorder) requests() []string {
 	defer f.mu.Unlock()
 	return append([]string(nil), f.bodies...)
 }
+
+// compressing answers JSON gzipped when the request accepts it, as
+// real providers (behind their CDNs) do.
+func compressing(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		gw := &gzipJSON{ResponseWriter: w}
+		h.ServeHTTP(gw, r)
+		if gw.zw != nil {
+			_ = gw.zw.Close()
+		}
+	})
+}
+
+type gzipJSON struct {
+	http.ResponseWriter
+	zw *gzip.Writer
+}
+
+func (g *gzipJSON) WriteHeader(status int) {
+	if strings.HasPrefix(g.Header().Get("Content-Type"), "application/json") {
+		g.Header().Set("Content-Encoding", "gzip")
+		g.Header().Del("Content-Length")
+		g.zw = gzip.NewWriter(g.ResponseWriter)
+	}
+	g.ResponseWriter.WriteHeader(status)
+}
+
+func (g *gzipJSON) Write(b []byte) (int, error) {
+	if g.zw != nil {
+		return g.zw.Write(b)
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+func (g *gzipJSON) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // sse writes server-sent events, each flushed as a provider does.
 type sse struct {
@@ -156,6 +196,17 @@ func (f *openaiFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	model := gjson.GetBytes(body, "model").Str
 	f.record(model, body)
+	// What OpenAI says of the operator's account, which clients must
+	// not see.
+	for k, v := range map[string]string{
+		"openai-organization":            "org-fakeaccount",
+		"openai-project":                 "proj_fakeaccount",
+		"x-ratelimit-limit-requests":     "500",
+		"x-ratelimit-remaining-requests": "499",
+		"set-cookie":                     "__cf_bm=fakecookie; path=/; HttpOnly",
+	} {
+		w.Header().Set(k, v)
+	}
 	refuse := func(p string) {
 		writeJSON(w, 400, `{"error":{"message":`+quote("fake provider: "+p)+`,"type":"invalid_request_error","param":null,"code":null}}`)
 	}
@@ -406,6 +457,14 @@ func (f *anthropicFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	model := gjson.GetBytes(body, "model").Str
 	f.record(model, body)
 	w.Header().Set("request-id", "req_011CFakeAnthropic")
+	for k, v := range map[string]string{
+		"anthropic-organization-id":              "0f8c3a52-fake-account",
+		"anthropic-ratelimit-requests-limit":     "50",
+		"anthropic-ratelimit-requests-remaining": "49",
+		"set-cookie":                             "_cfuvid=fakecookie; path=/; HttpOnly",
+	} {
+		w.Header().Set(k, v)
+	}
 	refuse := func(p string) {
 		writeJSON(w, 400, `{"type":"error","error":{"type":"invalid_request_error","message":`+quote("fake provider: "+p)+`},"request_id":"req_011CFakeAnthropic"}`)
 	}

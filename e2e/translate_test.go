@@ -77,7 +77,7 @@ func runNodeTest(t *testing.T, node, file string, env ...string) {
 func TestAnthropicSDKOnOpenAIProvider(t *testing.T) {
 	node := needSDKs(t)
 	fake := newOpenAIFake()
-	srv := httptest.NewServer(fake)
+	srv := httptest.NewServer(compressing(fake))
 	defer srv.Close()
 	base := translatingGateway(t, srv.URL, "http://127.0.0.1:1")
 	runNodeTest(t, node, "sdk/translate_anthropic.test.mjs", "GATEWAY_URL="+base, "GATEWAY_KEY="+translateKey, "FAKE_URL="+srv.URL)
@@ -89,7 +89,7 @@ func TestAnthropicSDKOnOpenAIProvider(t *testing.T) {
 func TestOpenAISDKOnAnthropicProvider(t *testing.T) {
 	node := needSDKs(t)
 	fake := newAnthropicFake()
-	srv := httptest.NewServer(fake)
+	srv := httptest.NewServer(compressing(fake))
 	defer srv.Close()
 	base := translatingGateway(t, "http://127.0.0.1:1", srv.URL)
 	runNodeTest(t, node, "sdk/translate_openai.test.mjs", "GATEWAY_URL="+base, "GATEWAY_KEY="+translateKey, "FAKE_URL="+srv.URL)

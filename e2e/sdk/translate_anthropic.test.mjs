@@ -37,8 +37,17 @@ const tools = [
 ];
 const question = { role: 'user', content: 'What is the weather and the time in Paris?' };
 
+// The headers of the provider's account (the fake sends them all),
+// which the gateway keeps from clients.
+const accountHeaders = ['openai-organization', 'openai-project', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'set-cookie'];
+function leaked(headers) {
+  return accountHeaders.filter((h) => headers.get(h) !== null);
+}
+
 test('a message', async () => {
-  const r = await client.messages.create({ model: 'gpt-text', ...hello });
+  const { data: r, response } = await client.messages.create({ model: 'gpt-text', ...hello }).withResponse();
+  assert.deepEqual(leaked(response.headers), []);
+  assert.match(response.headers.get('content-type'), /^application\/json/);
   assert.equal(r.type, 'message');
   assert.equal(r.role, 'assistant');
   assert.match(r.id, /^msg_/);
@@ -51,6 +60,9 @@ test('a message', async () => {
 
 test('a stream, read with on("text") and finalMessage()', async () => {
   const stream = client.messages.stream({ model: 'gpt-text', ...hello });
+  const { response } = await stream.withResponse();
+  assert.deepEqual(leaked(response.headers), []);
+  assert.match(response.headers.get('content-type'), /^text\/event-stream/);
   const texts = [];
   const events = [];
   stream.on('text', (t) => texts.push(t));

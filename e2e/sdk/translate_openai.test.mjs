@@ -56,8 +56,17 @@ async function read(stream) {
   return { chunks, text, finish, usage };
 }
 
+// The headers of the provider's account (the fake sends them all),
+// which the gateway keeps from clients.
+const accountHeaders = ['anthropic-organization-id', 'anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'set-cookie'];
+function leaked(headers) {
+  return accountHeaders.filter((h) => headers.get(h) !== null);
+}
+
 test('a chat completion', async () => {
-  const r = await client.chat.completions.create({ model: 'claude-text', messages: hello });
+  const { data: r, response } = await client.chat.completions.create({ model: 'claude-text', messages: hello }).withResponse();
+  assert.deepEqual(leaked(response.headers), []);
+  assert.match(response.headers.get('content-type'), /^application\/json/);
   assert.equal(r.object, 'chat.completion');
   assert.match(r.id, /^chatcmpl-/);
   assert.equal(r.model, 'claude-text');
@@ -71,9 +80,11 @@ test('a chat completion', async () => {
 });
 
 test('a stream with stream_options.include_usage ends with the usage chunk', async () => {
-  const stream = await client.chat.completions.create({
+  const { data: stream, response } = await client.chat.completions.create({
     model: 'claude-text', messages: hello, stream: true, stream_options: { include_usage: true },
-  });
+  }).withResponse();
+  assert.deepEqual(leaked(response.headers), []);
+  assert.match(response.headers.get('content-type'), /^text\/event-stream/);
   const { chunks, text, finish, usage } = await read(stream);
   assert.equal(text, 'Hello from the Anthropic fake.');
   assert.deepEqual(finish, ['stop']);
