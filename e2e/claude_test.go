@@ -43,6 +43,9 @@ type fakeRequest struct {
 	HasRead    bool
 	ToolResult string // the content of the last role "tool" message
 	Answer     string // "tool_call", "quote" or "text"
+	// ReasoningEcho is set when an assistant turn sent back holds the
+	// reasoning the fake gave: thinking must not come back as text.
+	ReasoningEcho bool
 }
 
 func (f *claudeCodeFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +64,9 @@ func (f *claudeCodeFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if m.Get("role").Str == "tool" {
 			req.ToolResult = textOf(m.Get("content"))
 		}
+		if m.Get("role").Str == "assistant" && strings.Contains(m.Raw, "wants the file read") {
+			req.ReasoningEcho = true
+		}
 	}
 	if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer "+fakeOpenAIKey {
 		f.note(req)
@@ -75,7 +81,10 @@ func (f *claudeCodeFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.HasRead && req.ToolResult == "":
 		req.Answer = "tool_call"
 		args, _ := json.Marshal(map[string]string{"file_path": f.file})
-		rp = reply{text: []string{"I'll", " read", " it."}, calls: []toolCall{{"call_read_1", "Read", string(args)}}, prompt: 9000, output: 20}
+		// With reasoning first, as Claude Code gets it from DeepSeek,
+		// Kimi or GPT-OSS.
+		rp = reply{reasoning: []string{"The user", " wants the", " file read."}, text: []string{"I'll", " read", " it."},
+			calls: []toolCall{{"call_read_1", "Read", string(args)}}, prompt: 9000, output: 20}
 	default:
 		req.Answer = "text"
 		rp = reply{text: []string{"Reading", " a", " file"}, prompt: 300, output: 3}
@@ -314,6 +323,9 @@ http://:%d {
 			}
 			var called, quoted bool
 			for _, r := range seen {
+				if r.ReasoningEcho {
+					t.Errorf("the provider's reasoning came back in an assistant turn: %s", r)
+				}
 				if model != "" && !strings.Contains(r.Model, model) {
 					t.Errorf("a request for %s under --model %s", r.Model, model)
 				}

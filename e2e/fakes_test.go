@@ -152,8 +152,11 @@ type toolCall struct {
 // reply is a successful answer, rendered by each fake in its protocol,
 // plain or streamed.
 type reply struct {
-	text  []string // pieces of text, one per streamed delta
-	calls []toolCall
+	// reasoning is the model's reasoning before its text, as DeepSeek,
+	// Groq and OpenRouter send it (reasoning_content).
+	reasoning []string
+	text      []string // pieces of text, one per streamed delta
+	calls     []toolCall
 	// usage: prompt tokens (OpenAI: all of them; Anthropic: the
 	// uncached ones), cached ones, cache writes (Anthropic), output.
 	prompt, cached, cacheWrite, output int
@@ -178,6 +181,7 @@ const (
 //	gpt-tools     tools offered → two parallel tool calls; with both
 //	              results in role "tool" messages → text quoting them
 //	gpt-cached    text, usage with prompt_tokens_details.cached_tokens
+//	gpt-reasoning reasoning_content, then text
 //	gpt-429       429 with Retry-After: 7
 //	gpt-400       400 invalid_request_error on temperature
 //	gpt-500       500 server_error
@@ -226,6 +230,17 @@ func (f *openaiFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rp.prompt, rp.cached = 2000, 1500
 		}
 		f.answer(w, model, stream, rp)
+	case "gpt-reasoning":
+		if p := checkTextTurn(body); p != "" {
+			refuse(f.problem("%s: %s", model, p))
+			return
+		}
+		if gjson.GetBytes(body, "reasoning_effort").Exists() {
+			// gpt-reasoning is no model the gateway knows to take it
+			refuse(f.problem("%s: reasoning_effort sent to a model that does not take it", model))
+			return
+		}
+		f.answer(w, model, stream, reply{reasoning: []string{"The user", " wants a", " greeting."}, text: []string{"Hello", "."}, prompt: 24, output: 9})
 	case "gpt-tools":
 		f.tools(w, model, stream, body, refuse)
 	case "gpt-429":
@@ -396,6 +411,9 @@ func (f *openaiFake) answer(w http.ResponseWriter, model string, stream bool, rp
 			calls = append(calls, `{"id":"`+c.id+`","type":"function","function":{"name":"`+c.name+`","arguments":`+quote(c.args)+`}}`)
 		}
 		msg := `{"role":"assistant","content":` + quote(strings.Join(rp.text, "")) + `,"refusal":null,"annotations":[]`
+		if len(rp.reasoning) > 0 {
+			msg += `,"reasoning_content":` + quote(strings.Join(rp.reasoning, ""))
+		}
 		if len(calls) > 0 {
 			msg += `,"tool_calls":[` + strings.Join(calls, ",") + `]`
 		}
@@ -407,6 +425,9 @@ func (f *openaiFake) answer(w http.ResponseWriter, model string, stream bool, rp
 	}
 	s := startSSE(w)
 	s.data(chunk(model, `{"role":"assistant","content":"","refusal":null}`, "null", true))
+	for _, piece := range rp.reasoning {
+		s.data(chunk(model, `{"content":null,"reasoning_content":`+quote(piece)+`}`, "null", true))
+	}
 	for _, piece := range rp.text {
 		s.data(chunk(model, `{"content":`+quote(piece)+`}`, "null", true))
 	}

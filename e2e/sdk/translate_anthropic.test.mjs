@@ -82,6 +82,17 @@ test('a stream, read with on("text") and finalMessage()', async () => {
 });
 
 for (const streamed of [false, true]) {
+  test(`the provider's reasoning_content is a thinking block before the text, never text (${streamed ? 'streamed' : 'plain'})`, async () => {
+    const params = { model: 'gpt-reasoning', thinking: { type: 'enabled', budget_tokens: 1024 }, ...hello };
+    const r = streamed ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
+    assert.deepEqual(r.content.map((b) => b.type), ['thinking', 'text']);
+    assert.equal(r.content[0].thinking, 'The user wants a greeting.');
+    assert.equal(r.content[1].text, 'Hello.');
+    assert.equal(r.stop_reason, 'end_turn');
+  });
+}
+
+for (const streamed of [false, true]) {
   test(`tools: two parallel calls, then the answer from their results (${streamed ? 'streamed' : 'plain'})`, async () => {
     const params = { model: 'gpt-tools', max_tokens: 256, tools, tool_choice: { type: 'auto' }, messages: [question] };
     const first = streamed ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
