@@ -37,6 +37,15 @@ type toolPlan struct {
 // planTools reads what the tools of a request on path ask for.
 func planTools(path string, doc gjson.Result) toolPlan {
 	msgs := doc.Get("messages").Array()
+	// The turn answered is the last of the user or of a tool: system
+	// messages after it (Claude Code 2.1 ends its turns with one that
+	// holds its environment) are instructions, not the turn.
+	for len(msgs) > 0 {
+		if r := msgs[len(msgs)-1].Get("role").Str; r != "system" && r != "developer" {
+			break
+		}
+		msgs = msgs[:len(msgs)-1]
+	}
 	if len(msgs) == 0 {
 		return toolPlan{}
 	}

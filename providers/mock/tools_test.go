@@ -189,3 +189,27 @@ func TestPathIn(t *testing.T) {
 		}
 	}
 }
+
+// Claude Code 2.1 ends a turn with a system message holding its
+// environment: the turn answered is still the user's, in both protocols.
+func TestToolCallAfterTrailingSystemMessage(t *testing.T) {
+	h := newTestHandler(0)
+	env := `{"role":"system","content":[{"type":"text","text":"# Environment\nPrimary working directory: /tmp/w"}]}`
+	chat := `{"model":"gpt-4o",` + chatTools + `,"messages":[{"role":"system","content":"You are Claude Code."},{"role":"user","content":"What is in /repo/go.mod?"},` + env + `]}`
+	call := gjson.Parse(serve(t, h, pathChat, chat).rec.Body()).Get("choices.0.message.tool_calls.0.function")
+	checkString(t, call, "name", "Read")
+	checkString(t, call, "arguments", `{"file_path":"/repo/go.mod"}`)
+
+	msgs := `{"model":"claude-sonnet-4-5","max_tokens":1024,` + messagesTools + `,"messages":[{"role":"user","content":"What is in /repo/go.mod?"},` + env + `]}`
+	doc := gjson.Parse(serve(t, h, pathMessages, msgs).rec.Body())
+	checkString(t, doc, "stop_reason", "tool_use")
+	if in := doc.Get("content.1.input").Raw; in != `{"file_path":"/repo/go.mod"}` {
+		t.Errorf("input %s", in)
+	}
+
+	result := `{"model":"gpt-4o",` + chatTools + `,"messages":[{"role":"user","content":"read a.go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"Read","arguments":"{\"file_path\":\"a.go\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"package a"},` + env + `]}`
+	text := gjson.Parse(serve(t, h, pathChat, result).rec.Body()).Get("choices.0.message.content").Str
+	if !strings.Contains(text, "The tool returned: “package a”") {
+		t.Errorf("text %q", text)
+	}
+}
