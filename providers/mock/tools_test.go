@@ -213,3 +213,14 @@ func TestToolCallAfterTrailingSystemMessage(t *testing.T) {
 		t.Errorf("text %q", text)
 	}
 }
+
+// The reply quotes the user's words, not the reminder Claude Code puts
+// before them.
+func TestReplyQuotesPastReminders(t *testing.T) {
+	h := newTestHandler(0)
+	body := `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":[{"type":"text","text":"<system-reminder>\nAttribution for git commits\n</system-reminder>\n"},{"type":"text","text":"Hello there"}]}]}`
+	text := gjson.Parse(serve(t, h, pathMessages, body).rec.Body()).Get("content.0.text").Str
+	if !strings.Contains(text, "You said: “Hello there”.") {
+		t.Errorf("text %q", text)
+	}
+}
