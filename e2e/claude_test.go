@@ -364,11 +364,14 @@ http://:%d {
 }
 
 // Claude Code offline, as a user first tries the gateway: Caddyfile.example
-// as shipped, its mock restricted to `protocol openai` so that Claude
-// Code's Anthropic requests are translated to Chat Completions and the
-// mock's answers back, and no provider at all. The mock plays the model:
-// it calls Read on the path the prompt names, then quotes what the tool
-// returned, which Claude Code prints.
+// with its mock restricted to `protocol openai`, so that Claude Code's
+// Anthropic requests are translated to Chat Completions and the mock's
+// answers back, and no provider at all. The mock plays the model: it
+// calls Read on the path the prompt names, then quotes what the tool
+// returned, which Claude Code prints. It runs on claude-sonnet-4-5, which
+// the example lists, and on Claude Code's default model, for which the
+// test adds claude-* to the mock's models (the example as shipped
+// answers that model 404, and Claude Code says the model may not exist).
 func TestClaudeCodeOnOfflineMock(t *testing.T) {
 	bin := needClaudeCode(t)
 	work, file, phrase := phraseFile(t, "notes.go")
@@ -382,7 +385,7 @@ func TestClaudeCodeOnOfflineMock(t *testing.T) {
 	if !strings.Contains(string(text), models) {
 		t.Fatalf("Caddyfile.example no longer holds %q; update the test", models)
 	}
-	restricted := strings.Replace(string(text), models, models+"\n\t\t\tprotocol openai", 1)
+	restricted := strings.Replace(string(text), models, models+" claude-*\n\t\t\tprotocol openai", 1)
 	if err := os.WriteFile(config, []byte(restricted), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -391,25 +394,39 @@ func TestClaudeCodeOnOfflineMock(t *testing.T) {
 
 	// The example asks no client key; Claude Code wants one all the same.
 	env := claudeEnv(t.TempDir(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_AUTH_TOKEN=offline")
-	res := runClaude(t, bin, work, env, "Read "+file+" and tell me what its first line says.", "--model", "claude-sonnet-4-5")
-	if res.IsError || res.Subtype != "success" || res.NumTurns < 2 {
-		t.Errorf("Claude Code did not finish a tool loop: %+v", res)
-	}
-	if !strings.Contains(res.Result, "The tool returned:") || !strings.Contains(res.Result, phrase) {
-		t.Errorf("Claude Code's result does not quote the file's phrase %q: %q", phrase, res.Result)
-	}
-	entries := readAccessLog(t, filepath.Join(dir, "caddy.log"), 3)
-	messages := 0
-	for _, e := range entries {
-		t.Logf("Claude Code → gateway: %s %s → %d", e.Request.Method, e.Request.URI, e.Status)
-		if e.Status >= 400 {
-			t.Errorf("the gateway answered %s %s with %d", e.Request.Method, e.Request.URI, e.Status)
+	logged := 0
+	for _, model := range []string{"claude-sonnet-4-5", ""} {
+		name := model
+		if name == "" {
+			name = "default-model"
 		}
-		if path, _, _ := strings.Cut(e.Request.URI, "?"); path == "/v1/messages" {
-			messages++
-		}
-	}
-	if messages < 2 {
-		t.Errorf("%d calls to /v1/messages in the access log, want the two turns", messages)
+		t.Run(name, func(t *testing.T) {
+			var args []string
+			if model != "" {
+				args = []string{"--model", model}
+			}
+			res := runClaude(t, bin, work, env, "Read "+file+" and tell me what its first line says.", args...)
+			if res.IsError || res.Subtype != "success" || res.NumTurns < 2 {
+				t.Errorf("Claude Code did not finish a tool loop: %+v", res)
+			}
+			if !strings.Contains(res.Result, "The tool returned:") || !strings.Contains(res.Result, phrase) {
+				t.Errorf("Claude Code's result does not quote the file's phrase %q: %q", phrase, res.Result)
+			}
+			entries := readAccessLog(t, filepath.Join(dir, "caddy.log"), logged+2)[logged:]
+			logged += len(entries)
+			messages := 0
+			for _, e := range entries {
+				t.Logf("Claude Code → gateway: %s %s → %d", e.Request.Method, e.Request.URI, e.Status)
+				if e.Status >= 400 {
+					t.Errorf("the gateway answered %s %s with %d", e.Request.Method, e.Request.URI, e.Status)
+				}
+				if path, _, _ := strings.Cut(e.Request.URI, "?"); path == "/v1/messages" {
+					messages++
+				}
+			}
+			if messages < 2 {
+				t.Errorf("%d calls to /v1/messages in the access log, want the two turns", messages)
+			}
+		})
 	}
 }
