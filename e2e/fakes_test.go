@@ -182,6 +182,8 @@ const (
 //	              results in role "tool" messages → text quoting them
 //	gpt-cached    text, usage with prompt_tokens_details.cached_tokens
 //	gpt-reasoning reasoning_content, then text
+//	gpt-params    sampling, stop, user, tool_choice any without parallel
+//	              calls, an image: checked, then a tool call
 //	gpt-429       429 with Retry-After: 7
 //	gpt-400       400 invalid_request_error on temperature
 //	gpt-500       500 server_error
@@ -243,6 +245,12 @@ func (f *openaiFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, model, stream, reply{reasoning: []string{"The user", " wants a", " greeting."}, text: []string{"Hello", "."}, prompt: 24, output: 9})
 	case "gpt-tools":
 		f.tools(w, model, stream, body, refuse)
+	case "gpt-params":
+		if p := checkOpenAIParams(body); p != "" {
+			refuse(f.problem("%s: %s", model, p))
+			return
+		}
+		f.answer(w, model, stream, reply{calls: []toolCall{{"call_weather_9", weatherTool, `{"city":"Paris"}`}}, prompt: 900, output: 10})
 	case "gpt-429":
 		w.Header().Set("Retry-After", "7")
 		writeJSON(w, 429, `{"error":{"message":"Rate limit reached for gpt-429 in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
@@ -313,6 +321,35 @@ func checkTextTurn(body []byte) string {
 	}
 	return ""
 }
+
+// checkOpenAIParams checks the gpt-params scenario: what the Anthropic
+// client's parameters and image became.
+func checkOpenAIParams(body []byte) string {
+	b := gjson.ParseBytes(body)
+	switch {
+	case b.Get("temperature").Float() != 0.3 || b.Get("top_p").Float() != 0.9:
+		return "temperature and top_p not passed on: " + b.Get("temperature").Raw + " " + b.Get("top_p").Raw
+	case b.Get("stop").Raw != `["END"]`:
+		return "stop_sequences did not become stop: " + b.Get("stop").Raw
+	case b.Get("user").Str != "user-42":
+		return "metadata.user_id did not become user: " + b.Get("user").Raw
+	case b.Get("tool_choice").Str != "required":
+		return "tool_choice any did not become required: " + b.Get("tool_choice").Raw
+	case b.Get("parallel_tool_calls").Raw != "false":
+		return "disable_parallel_tool_use did not become parallel_tool_calls false: " + b.Get("parallel_tool_calls").Raw
+	case b.Get("top_k").Exists():
+		return "top_k reached OpenAI, which has none"
+	}
+	parts := b.Get("messages.0.content").Array()
+	if len(parts) != 2 || parts[0].Get("type").Str != "text" || parts[1].Get("type").Str != "image_url" ||
+		parts[1].Get("image_url.url").Str != "data:image/png;base64,"+pixelPNG {
+		return "the text and base64 image did not become a text part and an image_url data URL: " + b.Get("messages.0").Raw
+	}
+	return ""
+}
+
+// pixelPNG is a 1×1 PNG, base64.
+const pixelPNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 // textOf is a content's text, whether a string or text parts.
 func textOf(c gjson.Result) string {
@@ -461,6 +498,9 @@ func pieces(s string, n int) []string {
 //	claude-tools     tools offered → text and two tool_use blocks; with
 //	                 both tool_result blocks in one user message → text
 //	claude-cached    text, usage with cache reads and writes
+//	claude-params    sampling, stop, user, max_completion_tokens,
+//	                 tool_choice required without parallel calls, an
+//	                 image: checked, then a tool call
 //	claude-529       529 overloaded_error
 //	claude-midstream a stream: message_start, text deltas, then event: error
 type anthropicFake struct {
@@ -507,6 +547,12 @@ func (f *anthropicFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, model, stream, rp)
 	case "claude-tools":
 		f.tools(w, model, stream, body, refuse)
+	case "claude-params":
+		if p := checkAnthropicParams(body); p != "" {
+			refuse(f.problem("%s: %s", model, p))
+			return
+		}
+		f.answer(w, model, stream, reply{text: []string{"Checking."}, calls: []toolCall{{"toolu_09ParamsFake", weatherTool, `{"city":"Paris"}`}}, prompt: 900, output: 10})
 	case "claude-529":
 		w.Header().Set("x-should-retry", "true")
 		writeJSON(w, 529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011CFakeAnthropic"}`)
@@ -553,6 +599,35 @@ func (f *anthropicFake) checkCommon(r *http.Request, body []byte) string {
 		if m.Get("tool_calls").Exists() || m.Get("tool_call_id").Exists() {
 			return fmt.Sprintf("message %d carries OpenAI tool members", i)
 		}
+	}
+	return ""
+}
+
+// checkAnthropicParams checks the claude-params scenario: what the
+// OpenAI client's parameters and image became.
+func checkAnthropicParams(body []byte) string {
+	b := gjson.ParseBytes(body)
+	switch {
+	case b.Get("temperature").Float() != 1:
+		return "temperature 1.5 (OpenAI's range is 0–2) was not lowered to Anthropic's 1: " + b.Get("temperature").Raw
+	case b.Get("top_p").Float() != 0.9:
+		return "top_p not passed on: " + b.Get("top_p").Raw
+	case b.Get("stop_sequences").Raw != `["END"]`:
+		return "stop did not become stop_sequences without the whitespace one: " + b.Get("stop_sequences").Raw
+	case b.Get("metadata.user_id").Str != "user-42":
+		return "user did not become metadata.user_id: " + b.Get("metadata").Raw
+	case b.Get("max_tokens").Int() != 100:
+		return "max_completion_tokens did not become max_tokens: " + b.Get("max_tokens").Raw
+	case b.Get("tool_choice.type").Str != "any" || !b.Get("tool_choice.disable_parallel_tool_use").Bool():
+		return "tool_choice required without parallel calls did not become any with disable_parallel_tool_use: " + b.Get("tool_choice").Raw
+	case b.Get("frequency_penalty").Exists() || b.Get("seed").Exists():
+		return "OpenAI-only sampling fields reached Anthropic"
+	}
+	blocks := b.Get("messages.0.content").Array()
+	if len(blocks) != 2 || blocks[0].Get("type").Str != "text" || blocks[1].Get("type").Str != "image" ||
+		blocks[1].Get("source.type").Str != "base64" || blocks[1].Get("source.media_type").Str != "image/png" ||
+		blocks[1].Get("source.data").Str != pixelPNG {
+		return "the text and the data-URL image did not become a text and a base64 image block: " + b.Get("messages.0").Raw
 	}
 	return ""
 }

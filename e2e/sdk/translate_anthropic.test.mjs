@@ -126,6 +126,30 @@ for (const streamed of [false, true]) {
   });
 }
 
+test('sampling, stop sequences, user, tool_choice any without parallel calls and an image reach the provider as OpenAI says them', async () => {
+  const pixel = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const r = await client.messages.create({
+    model: 'gpt-params',
+    max_tokens: 128,
+    temperature: 0.3,
+    top_p: 0.9,
+    top_k: 40,
+    stop_sequences: ['END'],
+    metadata: { user_id: 'user-42' },
+    tools: tools.slice(0, 1),
+    tool_choice: { type: 'any', disable_parallel_tool_use: true },
+    messages: [{
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Where is this?' },
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: pixel } },
+      ],
+    }],
+  });
+  assert.equal(r.stop_reason, 'tool_use');
+  assert.deepEqual(r.content.map((b) => [b.type, b.name, b.input]), [['tool_use', 'get_weather', { city: 'Paris' }]]);
+});
+
 for (const streamed of [false, true]) {
   test(`usage with cache reads: input_tokens is the prompt less the cached tokens (${streamed ? 'streamed' : 'plain'})`, async () => {
     const params = { model: 'gpt-cached', ...hello };

@@ -151,6 +151,35 @@ for (const streamed of [false, true]) {
   });
 }
 
+test('sampling, stop, user, max_completion_tokens, tool_choice required without parallel calls and an image reach the provider as Anthropic says them', async () => {
+  const pixel = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const r = await client.chat.completions.create({
+    model: 'claude-params',
+    temperature: 1.5,
+    top_p: 0.9,
+    frequency_penalty: 0.5,
+    seed: 7,
+    stop: ['END', ' '],
+    user: 'user-42',
+    max_completion_tokens: 100,
+    tools: tools.slice(0, 1),
+    tool_choice: 'required',
+    parallel_tool_calls: false,
+    messages: [{
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Where is this?' },
+        { type: 'image_url', image_url: { url: `data:image/png;base64,${pixel}` } },
+      ],
+    }],
+  });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(r.choices[0].message.content, 'Checking.');
+  assert.deepEqual(r.choices[0].message.tool_calls.map((c) => [c.id, c.function.name, JSON.parse(c.function.arguments)]), [
+    ['toolu_09ParamsFake', 'get_weather', { city: 'Paris' }],
+  ]);
+});
+
 for (const streamed of [false, true]) {
   test(`usage with cache reads and writes: prompt_tokens counts them all (${streamed ? 'streamed' : 'plain'})`, async () => {
     const params = { model: 'claude-cached', messages: hello };
