@@ -73,6 +73,12 @@ func (f *claudeCodeFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, `{"error":{"message":"Invalid URL (POST `+r.URL.Path+`)","type":"invalid_request_error","param":null,"code":null}}`)
 		return
 	}
+	if strings.Contains(gjson.GetBytes(body, "messages").Raw, "please-fail-400") {
+		req.Answer = "400"
+		f.note(req)
+		writeJSON(w, 400, `{"error":{"message":"Invalid 'messages': the fake provider refuses this conversation.","type":"invalid_request_error","param":"messages","code":"invalid_value"}}`)
+		return
+	}
 	var rp reply
 	switch {
 	case strings.Contains(req.ToolResult, f.phrase):
@@ -105,6 +111,17 @@ func (f *claudeCodeFake) note(r fakeRequest) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r)
 	f.mu.Unlock()
+}
+
+// count is how many requests the fake answered with answer.
+func (f *claudeCodeFake) count(answer string) int {
+	n := 0
+	for _, r := range f.seen() {
+		if r.Answer == answer {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *claudeCodeFake) seen() []fakeRequest {
@@ -186,13 +203,13 @@ func runClaude(t *testing.T, bin, dir string, env []string, prompt string, args 
 	cmd.Stdin = nil
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("claude -p: %v\nstdout: %s\nstderr: %s", err, out, stderr.String())
-	}
+	out, runErr := cmd.Output()
 	var res claudeResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("claude -p printed no JSON result: %v\n%s\nstderr: %s", err, out, stderr.String())
+		t.Fatalf("claude -p (%v) printed no JSON result: %v\n%s\nstderr: %s", runErr, err, out, stderr.String())
+	}
+	if runErr != nil && !res.IsError {
+		t.Fatalf("claude -p: %v, with a result that is no error: %s\nstderr: %s", runErr, out, stderr.String())
 	}
 	t.Logf("claude -p: %s", out)
 	return res
@@ -260,7 +277,8 @@ func phraseFile(t *testing.T, name string) (dir, path, phrase string) {
 // fake quotes it; Claude Code prints it. Claude Code's other calls
 // (count_tokens for the large file, answered by the gateway's estimate)
 // must succeed too; the loop runs on Claude Code's default model and on
-// `--model haiku`.
+// `--model haiku`. A provider's 400 reaches Claude Code readable, and is
+// not retried by the gateway.
 func TestClaudeCodeToolLoopOnOpenAIProvider(t *testing.T) {
 	bin := needClaudeCode(t)
 	work, file, phrase := phraseFile(t, "notes.go")
@@ -361,6 +379,31 @@ http://:%d {
 			}
 		})
 	}
+	// A provider's error reaches Claude Code in the Anthropic
+	// envelope, which it shows as it shows Anthropic's own.
+	t.Run("provider-error", func(t *testing.T) {
+		res := runClaude(t, bin, work, env, "Say please-fail-400.")
+		if !res.IsError || !strings.Contains(res.Result, "400") || !strings.Contains(res.Result, "the fake provider refuses this conversation") {
+			t.Errorf("Claude Code does not show the provider's 400: %+v", res)
+		}
+		if strings.Contains(res.Result, fakeOpenAIKey) || strings.Contains(res.Result, "ck-claude-code") {
+			t.Errorf("a key in Claude Code's output: %q", res.Result)
+		}
+		// Claude Code sends a refused request again a few times
+		// (6 with 2.1.332), trying without some of its features;
+		// the gateway passes each on once.
+		entries := readAccessLog(t, accessLog, logged+fake.count("400"))[logged:]
+		refused := 0
+		for _, e := range entries {
+			t.Logf("Claude Code → gateway: %s %s → %d", e.Request.Method, e.Request.URI, e.Status)
+			if e.Status == 400 {
+				refused++
+			}
+		}
+		if n := fake.count("400"); refused == 0 || n != refused {
+			t.Errorf("the gateway answered %d requests 400 after %d provider calls: a 400 is not retried", refused, n)
+		}
+	})
 }
 
 // Claude Code offline, as a user first tries the gateway: Caddyfile.example
