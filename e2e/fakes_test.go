@@ -160,6 +160,11 @@ type reply struct {
 	// usage: prompt tokens (OpenAI: all of them; Anthropic: the
 	// uncached ones), cached ones, cache writes (Anthropic), output.
 	prompt, cached, cacheWrite, output int
+	// streamUsage is where an OpenAI stream carries its usage: "" in a
+	// last chunk without choices (OpenAI's include_usage), "finish" on
+	// the finish_reason chunk (DeepSeek, vLLM), "none" nowhere (servers
+	// that ignore stream_options).
+	streamUsage string
 }
 
 // The texts the tests look for.
@@ -181,6 +186,9 @@ const (
 //	gpt-tools     tools offered → two parallel tool calls; with both
 //	              results in role "tool" messages → text quoting them
 //	gpt-cached    text, usage with prompt_tokens_details.cached_tokens
+//	gpt-usage-on-finish, gpt-no-stream-usage
+//	              text, streamed with the usage on the finish chunk, or
+//	              with none
 //	gpt-reasoning reasoning_content, then text
 //	gpt-params    sampling, stop, user, tool_choice any without parallel
 //	              calls, an image: checked, then a tool call
@@ -222,14 +230,19 @@ func (f *openaiFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	stream := gjson.GetBytes(body, "stream").Bool()
 	switch model {
-	case "gpt-text", "gpt-cached":
+	case "gpt-text", "gpt-cached", "gpt-usage-on-finish", "gpt-no-stream-usage":
 		if p := checkTextTurn(body); p != "" {
 			refuse(f.problem("%s: %s", model, p))
 			return
 		}
 		rp := reply{text: []string{"Hello", " from", " the", " OpenAI", " fake", "."}, prompt: 24, output: 6}
-		if model == "gpt-cached" {
+		switch model {
+		case "gpt-cached":
 			rp.prompt, rp.cached = 2000, 1500
+		case "gpt-usage-on-finish":
+			rp.streamUsage = "finish"
+		case "gpt-no-stream-usage":
+			rp.streamUsage = "none"
 		}
 		f.answer(w, model, stream, rp)
 	case "gpt-reasoning":
@@ -474,9 +487,17 @@ func (f *openaiFake) answer(w http.ResponseWriter, model string, stream bool, rp
 			s.data(chunk(model, fmt.Sprintf(`{"tool_calls":[{"index":%d,"function":{"arguments":%s}}]}`, i, quote(piece)), "null", true))
 		}
 	}
-	s.data(chunk(model, `{}`, finish, true))
-	s.data(`{"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1764590000,"model":"` + model +
-		`","system_fingerprint":"fp_fake","choices":[],"usage":` + rp.openaiUsage() + `}`)
+	switch rp.streamUsage {
+	case "finish":
+		last := chunk(model, `{}`, finish, false)
+		s.data(last[:len(last)-1] + `,"usage":` + rp.openaiUsage() + `}`)
+	case "none":
+		s.data(chunk(model, `{}`, finish, false))
+	default:
+		s.data(chunk(model, `{}`, finish, true))
+		s.data(`{"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1764590000,"model":"` + model +
+			`","system_fingerprint":"fp_fake","choices":[],"usage":` + rp.openaiUsage() + `}`)
+	}
 	s.data("[DONE]")
 }
 

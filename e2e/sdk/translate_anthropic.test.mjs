@@ -161,6 +161,19 @@ for (const streamed of [false, true]) {
   });
 }
 
+test('a stream whose usage comes on the finish chunk (DeepSeek, vLLM), or never, is whole all the same', async () => {
+  const onFinish = await client.messages.stream({ model: 'gpt-usage-on-finish', ...hello }).finalMessage();
+  assert.equal(onFinish.content[0].text, 'Hello from the OpenAI fake.');
+  assert.equal(onFinish.stop_reason, 'end_turn');
+  assert.equal(onFinish.usage.input_tokens, 24);
+  assert.equal(onFinish.usage.output_tokens, 6);
+  // A server that ignores stream_options: the gateway estimates.
+  const none = await client.messages.stream({ model: 'gpt-no-stream-usage', ...hello }).finalMessage();
+  assert.equal(none.content[0].text, 'Hello from the OpenAI fake.');
+  assert.equal(none.stop_reason, 'end_turn');
+  assert.ok(none.usage.input_tokens > 0 && none.usage.output_tokens > 0, JSON.stringify(none.usage));
+});
+
 test('a provider 429 is a RateLimitError with its Retry-After', async () => {
   for (const streamed of [false, true]) {
     const params = { model: 'gpt-429', ...hello };
