@@ -195,6 +195,8 @@ const (
 //	gpt-429       429 with Retry-After: 7
 //	gpt-400       400 invalid_request_error on temperature
 //	gpt-500       500 server_error
+//	gpt-crlf      a stream with comments, CRLF line ends and "data:"
+//	              without a space
 //	gpt-midstream a stream: three text chunks, then an error chunk
 type openaiFake struct {
 	*recorder
@@ -271,6 +273,22 @@ func (f *openaiFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, `{"error":{"message":"Invalid value for 'temperature': the fake accepts none.","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}`)
 	case "gpt-500":
 		writeJSON(w, 500, `{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`)
+	case "gpt-crlf":
+		// What OpenRouter and some servers send: comments while the
+		// model starts, CRLF line ends, no space after "data:".
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		rc := http.NewResponseController(w)
+		write := func(s string) { _, _ = io.WriteString(w, s); _ = rc.Flush() }
+		write(": OPENROUTER PROCESSING\r\n\r\n")
+		write(": OPENROUTER PROCESSING\r\n\r\n")
+		write("data:" + chunk(model, `{"role":"assistant","content":""}`, "null", false) + "\r\n\r\n")
+		for _, piece := range []string{"Hello", " over", " CRLF", "."} {
+			write("data:" + chunk(model, `{"content":`+quote(piece)+`}`, "null", false) + "\r\n\r\n")
+		}
+		write("data:" + chunk(model, `{}`, `"stop"`, false) + "\r\n\r\n")
+		write(`data:{"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1764590000,"model":"` + model + `","choices":[],"usage":{"prompt_tokens":24,"completion_tokens":4,"total_tokens":28}}` + "\r\n\r\n")
+		write("data:[DONE]\r\n\r\n")
 	case "gpt-midstream":
 		s := startSSE(w)
 		s.data(chunk(model, `{"role":"assistant","content":""}`, "null", false))

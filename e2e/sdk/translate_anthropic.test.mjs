@@ -174,6 +174,16 @@ test('a stream whose usage comes on the finish chunk (DeepSeek, vLLM), or never,
   assert.ok(none.usage.input_tokens > 0 && none.usage.output_tokens > 0, JSON.stringify(none.usage));
 });
 
+test('a stream with comments, CRLF line ends and no space after "data:" (OpenRouter) is read all the same', async () => {
+  const texts = [];
+  const stream = client.messages.stream({ model: 'gpt-crlf', max_tokens: 64, messages: hello.messages });
+  stream.on('text', (t) => texts.push(t));
+  const r = await stream.finalMessage();
+  assert.deepEqual(texts, ['Hello', ' over', ' CRLF', '.']);
+  assert.equal(r.stop_reason, 'end_turn');
+  assert.equal(r.usage.output_tokens, 4);
+});
+
 test('a provider 429 is a RateLimitError with its Retry-After', async () => {
   for (const streamed of [false, true]) {
     const params = { model: 'gpt-429', ...hello };
