@@ -73,6 +73,16 @@ func (f *claudeCodeFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, `{"error":{"message":"Invalid URL (POST `+r.URL.Path+`)","type":"invalid_request_error","param":null,"code":null}}`)
 		return
 	}
+	// Claude Code's own headers (its key, the Anthropic API's options,
+	// its session) are for Anthropic; an OpenAI provider gets none.
+	for name := range r.Header {
+		if lower := strings.ToLower(name); lower == "x-api-key" || strings.HasPrefix(lower, "anthropic-") || strings.HasPrefix(lower, "x-claude-code") || lower == "x-app" {
+			req.Answer = "refused: " + name
+			f.note(req)
+			writeJSON(w, 400, `{"error":{"message":"fake provider: header `+name+` reached an OpenAI provider","type":"invalid_request_error","param":null,"code":null}}`)
+			return
+		}
+	}
 	if strings.Contains(gjson.GetBytes(body, "messages").Raw, "please-fail-400") {
 		req.Answer = "400"
 		f.note(req)
