@@ -48,6 +48,7 @@ test('a message', async () => {
   const { data: r, response } = await client.messages.create({ model: 'gpt-text', ...hello }).withResponse();
   assert.deepEqual(leaked(response.headers), []);
   assert.match(response.headers.get('content-type'), /^application\/json/);
+  assert.match(r._request_id, /^req_/, 'the SDK reads no request-id');
   assert.equal(r.type, 'message');
   assert.equal(r.role, 'assistant');
   assert.match(r.id, /^msg_/);

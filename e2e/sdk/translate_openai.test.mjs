@@ -67,6 +67,7 @@ test('a chat completion', async () => {
   const { data: r, response } = await client.chat.completions.create({ model: 'claude-text', messages: hello }).withResponse();
   assert.deepEqual(leaked(response.headers), []);
   assert.match(response.headers.get('content-type'), /^application\/json/);
+  assert.match(r._request_id, /^req_/, 'the SDK reads no x-request-id');
   assert.equal(r.object, 'chat.completion');
   assert.match(r.id, /^chatcmpl-/);
   assert.equal(r.model, 'claude-text');
@@ -236,4 +237,15 @@ test('an event: error in the middle of a stream makes the SDK\'s stream throw, a
   assert.equal(last.error.type, 'service_unavailable');
   assert.ok(!data.slice(0, -1).some((d) => d.includes('"error"')), 'an error before the last event');
   assert.ok(!data.some((d) => d.includes('"finish_reason":"stop"')), 'a finish chunk in a failed stream');
+});
+
+test('the Responses API, which has no Anthropic equivalent, is refused with a BadRequestError before any provider call', async () => {
+  const before = await calls('claude-text');
+  await assert.rejects(client.responses.create({ model: 'claude-text', input: 'Say hello.' }), (err) => {
+    assert.ok(err instanceof OpenAI.BadRequestError, `${err.constructor.name}: ${err.message}`);
+    assert.equal(err.error.type, 'invalid_request_error');
+    assert.match(err.error.message, /responses/);
+    return true;
+  });
+  assert.equal(await calls('claude-text'), before);
 });
