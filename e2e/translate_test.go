@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -15,7 +16,7 @@ const translateKey = "ck-translate-0123456789"
 // openaiURL serving gpt-* and an Anthropic one at anthropicURL serving
 // claude-*, so a request of either protocol to the other's models is
 // translated. It returns the gateway's base URL.
-func translatingGateway(t *testing.T, openaiURL, anthropicURL string) string {
+func translatingGateway(t *testing.T, openaiURL, anthropicURL string, extra ...string) string {
 	t.Helper()
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -42,6 +43,7 @@ http://:%d {
 		key %s {
 			name translate
 		}
+		%s
 		retry {
 			backoff 10ms
 			# a Retry-After beyond this is answered, not waited for
@@ -49,7 +51,7 @@ http://:%d {
 		}
 	}
 }
-`, port, openaiURL, fakeOpenAIKey, anthropicURL, fakeAnthropKey, translateKey)), 0o644)
+`, port, openaiURL, fakeOpenAIKey, anthropicURL, fakeAnthropKey, translateKey, strings.Join(extra, "\n\t\t"))), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +96,24 @@ func TestOpenAISDKOnAnthropicProvider(t *testing.T) {
 	base := translatingGateway(t, "http://127.0.0.1:1", srv.URL)
 	runNodeTest(t, node, "sdk/translate_openai.test.mjs", "GATEWAY_URL="+base, "GATEWAY_KEY="+translateKey, "FAKE_URL="+srv.URL)
 	fake.checkNoProblems(t)
+}
+
+// Fallback chains that cross protocols: an Anthropic model that is
+// overloaded falls back to an OpenAI-protocol one, translated, and an
+// OpenAI model that fails falls back to an Anthropic one; each SDK sees
+// its own protocol's answer, plain and streamed
+// (e2e/sdk/translate_fallback.test.mjs).
+func TestFallbackAcrossProtocols(t *testing.T) {
+	node := needSDKs(t)
+	oai, ant := newOpenAIFake(), newAnthropicFake()
+	oaiSrv, antSrv := httptest.NewServer(compressing(oai)), httptest.NewServer(compressing(ant))
+	defer oaiSrv.Close()
+	defer antSrv.Close()
+	base := translatingGateway(t, oaiSrv.URL, antSrv.URL,
+		"fallback claude-529 oai:gpt-text",
+		"fallback gpt-500 ant:claude-text")
+	runNodeTest(t, node, "sdk/translate_fallback.test.mjs", "GATEWAY_URL="+base, "GATEWAY_KEY="+translateKey,
+		"OPENAI_FAKE_URL="+oaiSrv.URL, "ANTHROPIC_FAKE_URL="+antSrv.URL)
+	oai.checkNoProblems(t)
+	ant.checkNoProblems(t)
 }
