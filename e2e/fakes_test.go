@@ -197,6 +197,7 @@ const (
 //	gpt-500       500 server_error
 //	gpt-crlf      a stream with comments, CRLF line ends and "data:"
 //	              without a space
+//	gpt-cut       a stream whose connection breaks after two text chunks
 //	gpt-midstream a stream: three text chunks, then an error chunk
 type openaiFake struct {
 	*recorder
@@ -289,6 +290,14 @@ func (f *openaiFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		write("data:" + chunk(model, `{}`, `"stop"`, false) + "\r\n\r\n")
 		write(`data:{"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1764590000,"model":"` + model + `","choices":[],"usage":{"prompt_tokens":24,"completion_tokens":4,"total_tokens":28}}` + "\r\n\r\n")
 		write("data:[DONE]\r\n\r\n")
+	case "gpt-cut":
+		// The connection breaks mid-stream: no finish_reason, no [DONE].
+		s := startSSE(w)
+		s.data(chunk(model, `{"role":"assistant","content":""}`, "null", true))
+		for _, piece := range []string{"Partial", " answer"} {
+			s.data(chunk(model, `{"content":`+quote(piece)+`}`, "null", true))
+		}
+		panic(http.ErrAbortHandler)
 	case "gpt-midstream":
 		s := startSSE(w)
 		s.data(chunk(model, `{"role":"assistant","content":""}`, "null", false))
@@ -541,6 +550,7 @@ func pieces(s string, n int) []string {
 //	                 tool_choice required without parallel calls, an
 //	                 image: checked, then a tool call
 //	claude-529       529 overloaded_error
+//	claude-cut       a stream whose connection breaks after two text deltas
 //	claude-midstream a stream: message_start, text deltas, then event: error
 type anthropicFake struct {
 	*recorder
@@ -595,6 +605,14 @@ func (f *anthropicFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "claude-529":
 		w.Header().Set("x-should-retry", "true")
 		writeJSON(w, 529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011CFakeAnthropic"}`)
+	case "claude-cut":
+		s := startSSE(w)
+		s.event("message_start", `{"type":"message_start","message":{"id":"msg_01Fake","type":"message","role":"assistant","model":"`+model+`","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"output_tokens":1}}}`)
+		s.event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+		for _, piece := range []string{"Partial", " answer"} {
+			s.event("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`+quote(piece)+`}}`)
+		}
+		panic(http.ErrAbortHandler)
 	case "claude-midstream":
 		s := startSSE(w)
 		s.event("message_start", `{"type":"message_start","message":{"id":"msg_01Fake","type":"message","role":"assistant","model":"`+model+`","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":20,"output_tokens":1}}}`)

@@ -263,6 +263,17 @@ test('an error chunk in the middle of a stream rejects the stream with its messa
   assert.equal(error.request_id, r.headers.get('x-request-id'));
 });
 
+test('a stream whose provider connection breaks ends with an error event the SDK rejects with, not a made-up end_turn', async () => {
+  const stream = client.messages.stream({ model: 'gpt-cut', ...hello });
+  const texts = [];
+  stream.on('text', (t) => texts.push(t));
+  await assert.rejects(stream.finalMessage(), (err) => {
+    assert.ok(err instanceof Anthropic.APIError, `${err.constructor.name}: ${err.message}`);
+    return true;
+  });
+  assert.deepEqual(texts, ['Partial', ' answer']);
+});
+
 test('count_tokens on the OpenAI route is estimated by the gateway', async () => {
   const before = await calls('gpt-text');
   const r = await client.messages.countTokens({ model: 'gpt-text', system: hello.system, messages: hello.messages, tools });

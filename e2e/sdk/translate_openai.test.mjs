@@ -239,6 +239,26 @@ test('an event: error in the middle of a stream makes the SDK\'s stream throw, a
   assert.ok(!data.some((d) => d.includes('"finish_reason":"stop"')), 'a finish chunk in a failed stream');
 });
 
+test('a stream whose provider connection breaks makes the SDK\'s stream throw, with no finish chunk or [DONE] before', async () => {
+  const stream = await client.chat.completions.create({ model: 'claude-cut', messages: hello, stream: true });
+  let text = '';
+  const finish = [];
+  await assert.rejects(
+    (async () => {
+      for await (const c of stream) {
+        text += c.choices[0]?.delta?.content ?? '';
+        if (c.choices[0]?.finish_reason) finish.push(c.choices[0].finish_reason);
+      }
+    })(),
+    (err) => {
+      assert.ok(err instanceof OpenAI.APIError, `${err.constructor.name}: ${err.message}`);
+      return true;
+    },
+  );
+  assert.equal(text, 'Partial answer');
+  assert.deepEqual(finish, []);
+});
+
 test('the Responses API, which has no Anthropic equivalent, is refused with a BadRequestError before any provider call', async () => {
   const before = await calls('claude-text');
   await assert.rejects(client.responses.create({ model: 'claude-text', input: 'Say hello.' }), (err) => {
