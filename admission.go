@@ -91,10 +91,10 @@ func (x *exchange) settle() {
 	case x.endpoint.Free:
 	case res.SawUsage && res.Complete:
 		used.Tokens = res.Usage.Total()
-		used.Cost = x.costOf(res.Usage)
+		used.Cost = x.cost
 	case res.Committed:
 		used.Tokens = max(res.Usage.Total(), x.estimated.Tokens)
-		used.Cost = max(x.costOf(res.Usage), x.estimated.Cost)
+		used.Cost = max(x.cost, x.estimated.Cost)
 	}
 	// The client may be gone; the books must still balance.
 	ctx := context.WithoutCancel(x.r.Context())

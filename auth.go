@@ -36,7 +36,7 @@ func (x *exchange) authenticate() bool {
 	for _, h := range clientKeyHeaders {
 		delete(x.r.Header, h)
 	}
-	key, e := x.g.keyring.Authenticate(secret, time.Now())
+	key, e := x.g.keyring().Authenticate(secret, time.Now())
 	if e != nil {
 		x.fail(e)
 		return false

@@ -9,10 +9,16 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/llmgateway/caddy-llm-gateway/limits"
+	"github.com/llmgateway/caddy-llm-gateway/providers"
+	"github.com/llmgateway/caddy-llm-gateway/relay"
+	"github.com/llmgateway/caddy-llm-gateway/request"
 )
 
 // benchGateway provisions a gateway from a Caddyfile body outside Caddy's
@@ -96,8 +102,7 @@ func BenchmarkServeChat(b *testing.B) {
 			benchRequest(b, g, body)
 		}
 	})
-	b.Run("key with every limit", func(b *testing.B) {
-		g := benchGateway(b, benchProvider+`
+	keyed := benchProvider + `
 		price bench:gpt-4o-mini 0.15 0.60
 		key ck-bench-0123456789abcdef {
 			rpm 1000000000
@@ -105,13 +110,37 @@ func BenchmarkServeChat(b *testing.B) {
 			concurrency 100000
 			session 5h 1000000000000000
 			budget 1000000000
-		}
-		store memory {
-			state_file `+b.TempDir()+`/spend.json
-		}`, answer)
-		b.ReportAllocs()
-		for b.Loop() {
-			benchRequest(b, g, body, "Authorization", "Bearer ck-bench-0123456789abcdef")
-		}
-	})
+		}`
+	for _, c := range []struct{ name, extra string }{
+		{"key with every limit", ""},
+		// what the metrics cost: the same, with metrics off
+		{"key with every limit, metrics off", "\n\t\tmetrics off"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			g := benchGateway(b, keyed+c.extra+"\n\t\tstore memory {\n\t\t\tstate_file "+b.TempDir()+"/spend.json\n\t\t}", answer)
+			b.ReportAllocs()
+			for b.Loop() {
+				benchRequest(b, g, body, "Authorization", "Bearer ck-bench-0123456789abcdef")
+			}
+		})
+	}
+}
+
+// What the metrics cost one request (README figure): recording a
+// streamed, answered request with usage, a cost and a key.
+func BenchmarkRecordMetrics(b *testing.B) {
+	up := &relay.Upstream{Name: "bench"}
+	rt := relay.Route{Upstream: up, Model: "gpt-4o-mini"}
+	ep, _ := providers.LookupEndpoint("/v1/chat/completions")
+	body, _ := request.Parse([]byte(`{"model":"gpt-4o-mini","stream":true,"messages":[1]}`), request.Messages)
+	g := &Gateway{modelLabels: map[string]bool{"gpt-4o-mini": true}}
+	x := &exchange{g: g, endpoint: ep, body: body, start: time.Now(), cost: 0.0001,
+		key: &limits.Key{Name: "bench-team"},
+		result: relay.Result{Route: rt, Attempts: 1, Tries: []relay.Try{{Route: rt}}, Committed: true, Complete: true,
+			SawUsage: true, Usage: providers.Usage{Input: 100, Output: 20}, FirstByte: time.Millisecond}}
+	x.recordMetrics() // the first call makes the children
+	b.ReportAllocs()
+	for b.Loop() {
+		x.recordMetrics()
+	}
 }

@@ -88,6 +88,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		store redis <url> | store redis { url, prefix, timeout, on_error, budget_fail_open, lease_ttl }
 //
+//		metrics off | {
+//			per_key on|off
+//		}
+//
 //		retry {
 //			max_attempts <n>
 //			backoff <duration>
@@ -212,6 +216,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			g.StoreRaw = raw
+		case "metrics":
+			m, err := unmarshalMetrics(d)
+			if err != nil {
+				return err
+			}
+			g.Metrics = m
 		case "retry":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -254,6 +264,35 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// unmarshalMetrics reads `metrics off` or `metrics { per_key on|off }`.
+func unmarshalMetrics(d *caddyfile.Dispenser) (*MetricsConfig, error) {
+	m := new(MetricsConfig)
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return nil, d.Errf("metrics: want `metrics off` or a block")
+		}
+		m.Disabled = true
+		return m, nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "per_key":
+			v, err := singleArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if v != "on" && v != "off" {
+				return nil, d.Errf("metrics: per_key %q: want on or off", v)
+			}
+			on := v == "on"
+			m.PerKey = &on
+		default:
+			return nil, d.Errf("metrics: unknown subdirective %q (want per_key)", d.Val())
+		}
+	}
+	return m, nil
 }
 
 func unmarshalProvider(d *caddyfile.Dispenser) (*Provider, error) {

@@ -2,6 +2,7 @@ package llmgateway
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -250,13 +251,34 @@ func TestNoSecretInAnswersOrLogs(t *testing.T) {
 	send(clientSecret, "echo-key-401", false)
 	send(wrongSecret, "fine", false)
 	send("", "fine", false)
+	// The admin API and the metrics go in the logs (the admin API logs
+	// every request) and answers too.
+	status, created := admin(t, "POST", "/llm_gateway/keys", `{"name":"secretless"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, created)
+	}
+	apiSecret := gjson.GetBytes(created, "key").Str
+	send(apiSecret, "fine", false)
+	_, listed := admin(t, "GET", "/llm_gateway/keys", "")
+	_, shown := admin(t, "GET", "/llm_gateway/keys/secretless", "")
+	admin(t, "DELETE", "/llm_gateway/keys/secretless", "")
+	metricsResp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(metricsResp.Body)
+	metricsResp.Body.Close()
+	answers = append(answers, string(listed), string(shown), string(metricsText))
 
 	logs, _ := os.ReadFile(logFile)
 	access, _ := os.ReadFile(accessFile)
 	if len(logs) == 0 || len(access) == 0 {
 		t.Fatalf("no logs were written (%d, %d bytes)", len(logs), len(access))
 	}
-	for _, secret := range []string{providerSecret, clientSecret, wrongSecret, "SECRETPROVIDERKEY", "SECRETCLIENTKEY", "WRONGSECRETKEY"} {
+	// Neither a secret nor the hash the store knows a key by, not even
+	// its start, leaves the gateway.
+	hashes := []string{sha256Hex(clientSecret), sha256Hex(clientSecret)[:16], sha256Hex(apiSecret), sha256Hex(apiSecret)[:16], sha256Hex(clientSecret)[:8]}
+	for _, secret := range append([]string{providerSecret, clientSecret, wrongSecret, apiSecret, apiSecret[3:20], "SECRETPROVIDERKEY", "SECRETCLIENTKEY", "WRONGSECRETKEY"}, hashes...) {
 		for name, text := range map[string]string{"answers": strings.Join(answers, "\n"), "the log": string(logs), "the access log": string(access)} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s contains %q", name, secret)

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -54,6 +55,9 @@ type exchange struct {
 	result  relay.Result
 	errCode llmerrors.Code
 	wrote   bool
+	// start is when the request arrived; cost what its answer cost.
+	start time.Time
+	cost  float64
 }
 
 // ServeHTTP answers the gateway's paths; anything else is not_found.
@@ -97,7 +101,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
-	x := &exchange{g: g, w: w, r: r, id: requestID(r)}
+	x := &exchange{g: g, w: w, r: r, id: requestID(r), start: time.Now()}
 	x.repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	x.anthropicClient = r.Header.Get("Anthropic-Version") != ""
 	x.format = g.format.Resolve(x.anthropicClient)
@@ -194,6 +198,7 @@ func (x *exchange) logFailure(e *llmerrors.Error) {
 // report adds what happened to the access log, in one field (each field
 // added costs Caddy an allocation).
 func (x *exchange) report() {
+	x.recordMetrics()
 	if srv, ok := x.r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.Logs == nil {
 		return // this server writes no access log
 	}

@@ -79,13 +79,18 @@ func (x *exchange) serveAPI() {
 		Routes:          chain,
 		ID:              x.id,
 		AnthropicClient: x.anthropicClient,
-		ReadUsage:       x.key.CountsTokens() && !x.endpoint.Free,
+		// Usage is read for every request, not only for keys whose
+		// limits count tokens: metrics and access logs report it.
+		ReadUsage:       !x.endpoint.Free,
 		OutputCap:       x.outputCap,
 		Policy:          x.g.retry,
 		Logger:          x.g.logger,
 		AvailableModels: x.availableModels,
 	}, x.w)
 	res := &x.result
+	if res.SawUsage {
+		x.cost = x.costOf(res.Usage)
+	}
 	switch {
 	case res.Committed:
 		x.wrote = true

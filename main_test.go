@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,8 @@ import (
 var (
 	adminPort, httpPort, httpsPort int
 	gatewayAddr                    string
+	// dataDir is the tests' own Caddy data directory (and storage).
+	dataDir string
 )
 
 func TestMain(m *testing.M) {
@@ -38,6 +41,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_DATA_HOME", dir)
 	os.Setenv("XDG_CONFIG_HOME", dir)
+	dataDir = dir
 	adminPort, httpPort, httpsPort = freePort(), freePort(), freePort()
 	caddytest.Default.AdminPort = adminPort
 	gatewayAddr = fmt.Sprintf("http://localhost:%d", httpPort)
@@ -69,9 +73,10 @@ func gatewayConfig(body string) string {
 }
 
 // globalPorts are the global options that put the test instance on its
-// own ports.
+// own ports and its own storage (Caddy's default storage is fixed when
+// its package loads, before TestMain can move the data directory).
 func globalPorts() string {
-	return fmt.Sprintf("\tadmin localhost:%d\n\thttp_port %d\n\thttps_port %d", adminPort, httpPort, httpsPort)
+	return fmt.Sprintf("\tadmin localhost:%d\n\thttp_port %d\n\thttps_port %d\n\tstorage file_system %s", adminPort, httpPort, httpsPort, filepath.Join(dataDir, "caddy"))
 }
 
 // freePort is a TCP port nothing listens on now.

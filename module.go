@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -38,13 +39,20 @@ func init() {
 // Placeholder | Description
 // ------------|-------------
 // `{http.llm.request_id}` | The request ID, also sent as `X-Request-Id`
+// `{http.llm.key}` | The name of the client key, never the key (also `{http.auth.user.id}`, so Caddy's access log shows it as `user_id`)
 // `{http.llm.provider}` | The provider that answered (or was last tried)
 // `{http.llm.model}` | The model sent to that provider
-// `{http.llm.error.code}` | The error code, when the answer is an error
+// `{http.llm.requested_model}` | The model the client asked for
 // `{http.llm.attempts}` | How many upstream attempts were made
-// `{http.llm.key}` | The name of the client key, never the key
-// `{http.llm.input_tokens}` | Prompt tokens the provider reported
+// `{http.llm.error.code}` | The error code, when the answer is an error
+// `{http.llm.input_tokens}` | Prompt tokens the provider reported, cached ones included
 // `{http.llm.output_tokens}` | Completion tokens the provider reported
+// `{http.llm.cache_read_tokens}` | Prompt tokens read from the provider's cache
+// `{http.llm.cache_write_tokens}` | Prompt tokens written to the provider's cache
+// `{http.llm.cost_usd}` | What the answer cost at the configured prices
+// `{http.llm.ttft_ms}` | Milliseconds until the answer's first byte reached the client
+// `{http.llm.upstream_status}` | The status of the provider's last answer
+// `{http.llm.provider_request_id}` | The provider's ID of the request
 type Gateway struct {
 	// The envelope errors are written in: `auto` (default: anthropic on
 	// Anthropic-protocol paths and requests carrying `anthropic-version`,
@@ -95,14 +103,24 @@ type Gateway struct {
 	// How the gateway retries failed attempts.
 	Retry *RetryPolicy `json:"retry,omitempty"`
 
+	// What the gateway exports on Caddy's /metrics. Default: everything.
+	Metrics *MetricsConfig `json:"metrics,omitempty"`
+
 	logger  *zap.Logger
 	format  llmerrors.Format
 	retry   relay.Policy
 	router  *router
 	started time.Time
-	keyring *limits.Keyring
-	prices  *limits.PriceTable
-	store   limits.Store
+	// keys is the keyring requests are checked against: the config's
+	// keys and the admin API's, swapped whole when the latter change.
+	keys       *atomic.Pointer[limits.Keyring]
+	configKeys []*limits.KeyConfig
+	records    limits.KeyRecords
+	repl       *caddy.Replacer
+	prices     *limits.PriceTable
+	store      limits.Store
+	// modelLabels are the model names metrics use as label values.
+	modelLabels map[string]bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -141,6 +159,12 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if g.router, err = newRouter(g.Providers, g.Aliases, g.Fallbacks); err != nil {
 		return err
 	}
+	g.modelLabels = configuredModels(g.router)
+	if g.Metrics.enabled() {
+		if err := registerMetrics(ctx); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	if err := g.provisionLimits(ctx, repl); err != nil {
 		return err
 	}
@@ -148,36 +172,12 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// provisionLimits loads the client keys (the Caddyfile's and keys_file's,
-// read again on every config load), the price table and the limits store.
+// provisionLimits loads the price table, the limits store and the client
+// keys: the Caddyfile's and keys_file's (read again on every config
+// load), and those created through the admin API, which live in the store
+// and are watched for changes (keys.go).
 func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error {
-	keys := g.Keys
-	if g.KeysFile != "" {
-		path := repl.ReplaceKnown(g.KeysFile, "")
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
-			g.logger.Warn("keys_file can be written by other users, who could add keys of their own at the next reload; make it writable by its owner only (chmod go-w)",
-				zap.String("keys_file", path), zap.String("mode", fi.Mode().Perm().String()))
-		}
-		fromFile, err := limits.LoadKeysFile(path)
-		if err != nil {
-			return fmt.Errorf("keys_file: %w", err)
-		}
-		keys = append(append([]*limits.KeyConfig(nil), keys...), fromFile...)
-	}
 	var err error
-	if g.keyring, err = limits.NewKeyring(keys, g.Limits, repl); err != nil {
-		return err
-	}
-	for _, k := range g.keyring.Keys() {
-		for _, name := range k.Providers {
-			if g.router.providers[name] == nil {
-				return fmt.Errorf("key %s: providers names %q, which is not a configured provider", k.Name, name)
-			}
-		}
-	}
-	if g.keyring.Anonymous() {
-		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` before exposing it")
-	}
 	if g.prices, err = limits.NewPriceTable(g.Prices); err != nil {
 		return err // it names the price
 	}
@@ -192,6 +192,26 @@ func (g *Gateway) provisionLimits(ctx caddy.Context, repl *caddy.Replacer) error
 		return fmt.Errorf("loading the limits store: %w", err)
 	}
 	g.store = mod.(limits.Store)
+
+	g.configKeys = g.Keys
+	if g.KeysFile != "" {
+		path := repl.ReplaceKnown(g.KeysFile, "")
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
+			g.logger.Warn("keys_file can be written by other users, who could add keys of their own at the next reload; make it writable by its owner only (chmod go-w)",
+				zap.String("keys_file", path), zap.String("mode", fi.Mode().Perm().String()))
+		}
+		fromFile, err := limits.LoadKeysFile(path)
+		if err != nil {
+			return fmt.Errorf("keys_file: %w", err)
+		}
+		g.configKeys = append(append([]*limits.KeyConfig(nil), g.configKeys...), fromFile...)
+	}
+	if err := g.provisionKeys(ctx, repl); err != nil {
+		return err
+	}
+	if g.keyring().Anonymous() {
+		g.logger.Warn("no client keys configured: the gateway asks no key of its clients; configure `key` or `keys_file` (or create one through the admin API) before exposing it")
+	}
 	return nil
 }
 
@@ -212,7 +232,7 @@ func (g *Gateway) Validate() error {
 // logged unless the log filters them). Caddy does not let a handler see a
 // log's encoder, so the warning cannot tell whether the filter is there.
 func (g *Gateway) warnAboutAccessLogs(ctx caddy.Context) {
-	if g.keyring.Anonymous() {
+	if g.keyring().Anonymous() {
 		return
 	}
 	for _, m := range ctx.Modules() {
@@ -237,6 +257,7 @@ func (g *Gateway) warnAboutAccessLogs(ctx caddy.Context) {
 // failed half way. The providers' transports were loaded through the
 // Caddy context, which cleans them up.
 func (g *Gateway) Cleanup() error {
+	unregisterGateway(g)
 	for _, p := range g.Providers {
 		releaseHealth(p)
 	}

@@ -13,6 +13,8 @@
 #   gateway-keys   the same with what deployments run: one client key with
 #                  every limit on (rpm, tpm, concurrency, session, budget)
 #                  and a price for the route
+#   gateway-redis  gateway-keys with the Redis store (a redis-server the
+#                  script starts on SERVER_CPU; skipped without redis-server)
 #
 # Servers are pinned to SERVER_CPU, wrk to LOAD_CPU. Results go to bench/out/.
 # This is a benchmark, not a test: it exits 0 whatever the figures are.
@@ -21,7 +23,7 @@
 #   ROUNDS=3 DURATION=10 WARMUP=2 CONNS=64   throughput rounds (seconds)
 #   LATENCY=1 LAT_DURATION=3 LAT_CONNS=1      unloaded-latency rounds (0: skip)
 #   SERVER_CPU=0 LOAD_CPU=1                   CPU pinning
-#   PORT_BASE=18480                           ports PORT_BASE..PORT_BASE+5
+#   PORT_BASE=18480                           ports PORT_BASE..PORT_BASE+7
 #   BENCH_REF=                                git ref to build the gateway
 #                                             from (default: the working tree)
 #   CADDY_BIN=                                use this caddy binary, no build
@@ -49,9 +51,11 @@ CADDY_BIN=${CADDY_BIN:-}
 PROFILE=${PROFILE:-0}
 
 UP_PORT=$PORT_BASE
-declare -A PORT=([plain-default]=$((PORT_BASE + 1)) [plain-pool]=$((PORT_BASE + 2)) [gateway]=$((PORT_BASE + 3)) [gateway-keys]=$((PORT_BASE + 5)))
+declare -A PORT=([plain-default]=$((PORT_BASE + 1)) [plain-pool]=$((PORT_BASE + 2)) [gateway]=$((PORT_BASE + 3)) [gateway-keys]=$((PORT_BASE + 5)) [gateway-redis]=$((PORT_BASE + 6)))
 ADMIN_PORT=$((PORT_BASE + 4))
+REDIS_PORT=$((PORT_BASE + 7))
 SCENARIOS=(plain-default plain-pool gateway gateway-keys)
+command -v redis-server >/dev/null && SCENARIOS+=(gateway-redis)
 # The client key of the gateway-keys scenario.
 BENCH_CLIENT_KEY=ck-bench-0123456789abcdef
 MODES=(json sse)
@@ -133,7 +137,7 @@ if ! command -v wrk >/dev/null; then
 	fi
 fi
 command -v wrk >/dev/null || die "wrk is not installed"
-for p in "$UP_PORT" "${PORT[@]}" "$ADMIN_PORT"; do
+for p in "$UP_PORT" "${PORT[@]}" "$ADMIN_PORT" "$REDIS_PORT"; do
 	port_open "$p" && die "port $p is in use; set PORT_BASE to a free range"
 done
 mkdir -p "$OUT/bin"
@@ -220,9 +224,13 @@ EOF
 	}
 EOF
 		;;
-	gateway-keys)
+	gateway-keys | gateway-redis)
 		# Limits high enough never to refuse: the benchmark measures
 		# what counting costs, not refusals.
+		local store="store memory {
+			state_file $TMP/spend.json
+		}"
+		[[ $1 == gateway-redis ]] && store="store redis redis://127.0.0.1:$REDIS_PORT/0"
 		cat <<EOF
 	llm_gateway {
 		provider bench {
@@ -240,9 +248,7 @@ EOF
 			session 5h 1000000000000000
 			budget 1000000000
 		}
-		store memory {
-			state_file $TMP/spend.json
-		}
+		$store
 	}
 EOF
 		;;
@@ -269,6 +275,11 @@ start_caddy() {
 
 # ---- start ----------------------------------------------------------------
 
+if [[ " ${SCENARIOS[*]} " == *" gateway-redis "* ]]; then
+	start redis "$OUT/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+	wait_port "$REDIS_PORT" "$STARTED_PID" redis "$OUT/redis.log"
+	REDIS_PID=$STARTED_PID
+fi
 start upstream "$OUT/upstream.log" "$OUT/bin/upstream" -port "$UP_PORT"
 UP_PID=$STARTED_PID
 wait_port "$UP_PORT" "$UP_PID" upstream "$OUT/upstream.log"
@@ -301,7 +312,7 @@ log "all servers answer JSON and SSE correctly"
 wrk_run() {
 	local url="http://127.0.0.1:${PORT[$1]}/v1/chat/completions"
 	local key=""
-	[[ $1 == gateway-keys ]] && key=$BENCH_CLIENT_KEY
+	[[ $1 == gateway-keys || $1 == gateway-redis ]] && key=$BENCH_CLIENT_KEY
 	BENCH_BODY_FILE=${BODY[$2]} BENCH_KEY=$key taskset -c "$LOAD_CPU" \
 		wrk -t1 -c"$4" -d"$3s" --timeout 10s -s "$BENCH/wrk.lua" "$url" </dev/null >"$TMP/wrk.out" 2>&1 ||
 		{
@@ -458,7 +469,7 @@ REPORT=$OUT/results-$STAMP.md
 	fi
 	echo
 	for m in "${MODES[@]}"; do
-	for gw in gateway gateway-keys; do
+	for gw in "${SCENARIOS[@]:2}"; do
 		r=$(calc 'printf "%.3f", a / b' "$(median load "$m" "$gw" $C_RPS)" "$(median load "$m" plain-pool $C_RPS)")
 		gw_cpu=$(median load "$m" "$gw" $C_CADDY)
 		pl_cpu=$(median load "$m" plain-pool $C_CADDY)
@@ -471,6 +482,10 @@ REPORT=$OUT/results-$STAMP.md
 	done
 	if calc 'exit !(a > 1.5)' "${LOAD_BEFORE%% *}"; then
 		echo "- Other processes were busy when the run started (load average ${LOAD_BEFORE%% *}): req/s and latencies are noisy; the CPU-per-request figures hold better."
+	fi
+	if [[ -n ${REDIS_PID:-} ]] && command -v redis-cli >/dev/null; then
+		stats=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' | sed 's/^cmdstat_//' | tr '\n' ' ')
+		echo "- Redis (gateway-redis, same core as caddy): per script call, calls and µs: $stats"
 	fi
 	[[ $errors_total -eq 0 ]] || echo "- WARNING: $errors_total socket errors or non-2xx answers; see the raw figures."
 	echo

@@ -100,8 +100,8 @@ type KeyConfig struct {
 	Disabled bool `json:"disabled,omitempty"`
 
 	// counterID, when set (a key record's), is the key's Key.ID in
-	// place of the hash of its secret.
-	counterID string
+	// place of the hash of its secret; recordID is the record's ID.
+	counterID, recordID string
 }
 
 // Price is what one route costs, in USD per million tokens.

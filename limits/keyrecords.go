@@ -57,6 +57,7 @@ func (r *KeyRecord) Config() *KeyConfig {
 	c := r.KeyConfig
 	c.Key = ""
 	c.counterID = r.CounterID
+	c.recordID = r.ID
 	if r.Revoked != nil {
 		c.Disabled = true
 	}

@@ -33,8 +33,19 @@ type Key struct {
 	ID string
 
 	// Name is what messages, logs and /status call the key: its
-	// configured name, or "key-" and the first 8 hex digits of its hash.
+	// configured name, or "key-" and the first 8 characters of its
+	// PublicID (never any part of its hash).
 	Name string
+
+	// PublicID names the key in the admin API: a key record's ID, or,
+	// for a key of the config, "cfg_" and 20 hex digits of a one-way
+	// function of its hash, stable across reloads and restarts (and not
+	// the hash, which stays inside the store).
+	PublicID string
+
+	// Source says where the key comes from: SourceConfig (the Caddyfile,
+	// keys_file) or SourceAPI (the admin API).
+	Source string
 
 	// Policy is the effective policy. Every field is either a limit
 	// (> 0) or zero (no limit): Unlimited has been resolved, and Session
@@ -185,14 +196,19 @@ func NewKeyring(cfgs []*KeyConfig, defaults *Policy, repl *caddy.Replacer) (*Key
 		k := &Key{
 			ID:        id,
 			Name:      c.Name,
+			PublicID:  configKeyID(sum),
+			Source:    SourceConfig,
 			Policy:    merge(c.Policy, def),
 			Providers: slices.Clone(c.Providers),
 			Models:    slices.Clone(c.Models),
 			Disabled:  c.Disabled,
 			hash:      sum,
 		}
+		if c.recordID != "" {
+			k.PublicID, k.Source = c.recordID, SourceAPI
+		}
 		if k.Name == "" {
-			k.Name = "key-" + id[:8]
+			k.Name = "key-" + strings.TrimPrefix(k.PublicID, "cfg_")[:8]
 		}
 		if c.Expires != nil {
 			k.Expires = *c.Expires
@@ -260,6 +276,20 @@ func (kr *Keyring) Authenticate(secret string, now time.Time) (*Key, *llmerrors.
 		}
 	}
 	return k, nil
+}
+
+// Where keys come from (Key.Source).
+const (
+	SourceConfig = "config"
+	SourceAPI    = "api"
+)
+
+// configKeyID is the PublicID of a config key whose secret hashes to
+// sum: a hash of the hash, under a label of its own, so that the ID can
+// be shown where the hash must not.
+func configKeyID(sum [sha256.Size]byte) string {
+	id := sha256.Sum256(append([]byte("llm_gateway config key id\x00"), sum[:]...))
+	return "cfg_" + hex.EncodeToString(id[:10])
 }
 
 // hashSecret is the SHA-256 of secret. It hashes the string's bytes in
@@ -380,14 +410,16 @@ func isSHA256Hex(s string) bool {
 }
 
 // entryLabel names entry i for an error: by its name when it has one,
-// else by its position and, when known, the start of its hash (which is
-// not secret; the key itself never appears).
+// else by its position and the default name it would get (never any
+// part of its hash, nor the key).
 func entryLabel(i int, c *KeyConfig) string {
 	switch {
 	case c.Name != "":
 		return fmt.Sprintf("keys[%d] (%s)", i, c.Name)
 	case isSHA256Hex(c.KeySHA256):
-		return fmt.Sprintf("keys[%d] (key-%s)", i, strings.ToLower(c.KeySHA256[:8]))
+		var sum [sha256.Size]byte
+		hex.Decode(sum[:], []byte(strings.ToLower(c.KeySHA256)))
+		return fmt.Sprintf("keys[%d] (key-%s)", i, strings.TrimPrefix(configKeyID(sum), "cfg_")[:8])
 	}
 	return fmt.Sprintf("keys[%d]", i)
 }

@@ -72,8 +72,19 @@ func TestKeyringIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := kr.Keys()[0]
-	if k.ID != hash || k.Name != "key-"+hash[:8] {
-		t.Errorf("ID, Name = %q, %q; want the lower-case hash and key-%s", k.ID, k.Name, hash[:8])
+	if k.ID != hash {
+		t.Errorf("ID = %q, want the lower-case hash (the counters' name)", k.ID)
+	}
+	// The names and IDs shown outside the store hold no part of the hash.
+	if !strings.HasPrefix(k.PublicID, "cfg_") || len(k.PublicID) != 24 || strings.Contains(hash, k.PublicID[4:12]) {
+		t.Errorf("PublicID %q", k.PublicID)
+	}
+	if k.Name != "key-"+k.PublicID[4:12] || strings.Contains(hash, k.Name[4:]) || k.Source != SourceConfig {
+		t.Errorf("Name %q, source %q", k.Name, k.Source)
+	}
+	again, _ := NewKeyring([]*KeyConfig{{KeySHA256: hash}}, nil, nil)
+	if again.Keys()[0].PublicID != k.PublicID {
+		t.Error("a config key's PublicID changed from one load to the next")
 	}
 	if kr.Anonymous() {
 		t.Error("a keyring with keys is not anonymous")
@@ -104,7 +115,7 @@ func TestNewKeyringErrors(t *testing.T) {
 		{"bad hash", []*KeyConfig{{KeySHA256: "abc"}}, nil, "keys[0]: key_sha256: want the 64 hex digits"},
 		{"duplicate key", []*KeyConfig{{KeySHA256: sha(secret), Name: "a"}, {Key: secret, Name: "b"}}, nil, "keys[1] (b): the same key as a is configured twice"},
 		{"duplicate name", []*KeyConfig{{KeySHA256: sha("1"), Name: "a"}, {KeySHA256: sha("2"), Name: "a"}}, nil, `name "a" is also the name of keys[0]`},
-		{"default name clash", []*KeyConfig{{KeySHA256: sha("1")}, {KeySHA256: sha("2"), Name: "key-" + sha("1")[:8]}}, nil, "is also the name of keys[0]"},
+		{"default name clash", []*KeyConfig{{KeySHA256: sha("1")}, {KeySHA256: sha("2"), Name: defaultName(sha("1"))}}, nil, "is also the name of keys[0]"},
 		{"reserved name", []*KeyConfig{{KeySHA256: sha("1"), Name: "anonymous"}}, nil, "reserved"},
 		{"bad name", []*KeyConfig{{KeySHA256: sha("1"), Name: " a"}}, nil, "leading or trailing"},
 		{"negative rpm", []*KeyConfig{{KeySHA256: sha("1"), Policy: Policy{RPM: -5}}}, nil, "rpm: -5"},
@@ -271,4 +282,10 @@ func TestKeyPredicates(t *testing.T) {
 			t.Errorf("%+v: CountsTokens, HasRateLimits = %v, %v; want %v, %v", tc.p, k.CountsTokens(), k.HasRateLimits(), tc.tokens, tc.rates)
 		}
 	}
+}
+
+// defaultName is the name a config key with hash sum gets.
+func defaultName(sum string) string {
+	kr, _ := NewKeyring([]*KeyConfig{{KeySHA256: sum}}, nil, nil)
+	return kr.Keys()[0].Name
 }

@@ -7,10 +7,16 @@ import (
 )
 
 // Usage is what a provider reports it consumed for one answer. Input
-// counts every prompt token the provider billed, cached or not.
+// counts every prompt token the provider billed, cached or not; of them,
+// CacheRead were read from the provider's prompt cache and CacheWrite
+// written to it.
 type Usage struct {
-	Input, Output int64
+	Input, Output         int64
+	CacheRead, CacheWrite int64
 }
+
+// Uncached is the prompt tokens neither read from nor written to a cache.
+func (u Usage) Uncached() int64 { return max(u.Input-u.CacheRead-u.CacheWrite, 0) }
 
 // Total is prompt plus completion tokens, what token limits count.
 func (u Usage) Total() int64 { return u.Input + u.Output }
@@ -41,12 +47,21 @@ func ReadUsage(doc []byte, u *Usage) bool {
 			switch k.Str {
 			case "prompt_tokens":
 				u.Input, found = v.Int(), true
+			case "prompt_tokens_details", "input_tokens_details": // OpenAI chat, Responses
+				if c := v.Get("cached_tokens"); c.Exists() {
+					u.CacheRead = c.Int()
+				}
 			case "completion_tokens":
 				u.Output, found = v.Int(), true
 			case "input_tokens":
 				// Anthropic counts cached prompt tokens apart; the
-				// provider bills them, so they count here too.
-				u.Input = v.Int() + obj.Get("cache_creation_input_tokens").Int() + obj.Get("cache_read_input_tokens").Int()
+				// provider bills them, so they count here too (the
+				// Responses API's input_tokens already holds them).
+				read, write := obj.Get("cache_read_input_tokens"), obj.Get("cache_creation_input_tokens")
+				u.Input = v.Int() + read.Int() + write.Int()
+				if read.Exists() || write.Exists() {
+					u.CacheRead, u.CacheWrite = read.Int(), write.Int()
+				}
 				found = true
 			case "output_tokens":
 				u.Output, found = v.Int(), true

@@ -201,6 +201,10 @@ func (a *attempt) readError(resp *http.Response) *llmerrors.Error {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	body, truncated, err := a.readBody(resp.Body, buf, maxErrorBody)
+	if truncated {
+		a.cancel(errTooLong) // no more of it is read
+		body = body[:maxErrorBody]
+	}
 	if err != nil {
 		if a.r.c.Request.Context().Err() != nil {
 			a.r.res.ClientGone = true
@@ -225,12 +229,11 @@ func (a *attempt) readError(resp *http.Response) *llmerrors.Error {
 }
 
 // readBody reads body into buf, up to limit bytes; truncated says the
-// body held more (and the attempt is cut, so no more of it is read).
+// body holds more (data then has limit+1 bytes, the rest is unread).
 func (a *attempt) readBody(body io.Reader, buf *bytes.Buffer, limit int) (data []byte, truncated bool, err error) {
 	for {
 		if buf.Len() >= limit+1 {
-			a.cancel(errTooLong)
-			return buf.Bytes()[:limit], true, nil
+			return buf.Bytes(), true, nil
 		}
 		buf.Grow(min(32<<10, limit+1-buf.Len()))
 		room := buf.AvailableBuffer()

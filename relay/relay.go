@@ -96,11 +96,20 @@ type Result struct {
 	// FirstByte is how long after Run began the answer's first byte
 	// reached the client.
 	FirstByte time.Duration
+	// Tries are the attempts made, in order: the route and the code of
+	// its failure ("" for the one that answered).
+	Tries []Try
 	// AbortConnection is set when a plain answer broke after its first
 	// byte: the client would read the short body as whole, so the shell
 	// must break the connection (panic with http.ErrAbortHandler) once it
 	// has settled the request.
 	AbortConnection bool
+}
+
+// Try is one upstream attempt of a request.
+type Try struct {
+	Route Route
+	Code  llmerrors.Code
 }
 
 // run is one Call under way.
@@ -286,6 +295,13 @@ func (r *run) tryRoute(i int, last **llmerrors.Error, soonest *time.Time) step {
 		r.res.Route = rt
 		out := r.attempt(i, key, pass)
 		up.Budget.end(retry)
+		try := Try{Route: rt}
+		if out.failure != nil {
+			try.Code = out.failure.Code
+		} else if r.res.Err != nil {
+			try.Code = r.res.Err.Code
+		}
+		r.res.Tries = append(r.res.Tries, try)
 		if out.done {
 			return stepDone
 		}

@@ -445,3 +445,24 @@ func TestRetryBudget(t *testing.T) {
 		t.Fatal("more than MinRetries retries allowed with nothing else in flight")
 	}
 }
+
+// An answer too long to hold back is passed on as it comes, whole; one
+// that breaks after its first byte asks the shell to break the
+// connection (the client would read a short body as whole).
+func TestLongPlainAnswer(t *testing.T) {
+	long := `{"object":"list","data":"` + strings.Repeat("x", maxPlainBody+100) + `"}`
+	s := &script{answer: always(reply(200, long))}
+	res, rec := runCall(call(t, "/v1/embeddings", `{"model":"m","input":"x"}`, Route{upstream(t, "p", "openai", 1, s), "m"}))
+	if res.Err != nil || !res.Complete || rec.Body.Len() != len(long) || rec.Body.String() != long {
+		t.Fatalf("result %+v, %d bytes of %d", res, rec.Body.Len(), len(long))
+	}
+	s = &script{answer: always(func(req *http.Request) (*http.Response, error) {
+		h := http.Header{"Content-Type": {"application/json"}}
+		return &http.Response{StatusCode: 200, Header: h, ContentLength: int64(len(long)),
+			Body: &pieceReader{ctx: req.Context(), pieces: []string{long[:maxPlainBody+10]}, end: resetErr()}}, nil
+	})}
+	res, _ = runCall(call(t, "/v1/embeddings", `{"model":"m","input":"x"}`, Route{upstream(t, "p", "openai", 1, s), "m"}))
+	if !res.Committed || res.Complete || !res.AbortConnection || res.Err == nil {
+		t.Fatalf("result %+v", res)
+	}
+}
