@@ -140,7 +140,8 @@ func pathProperty(t tool) string {
 }
 
 // pathIn is the first word of s that looks like a file path: one with a
-// slash, or a name with an extension ("README.md"), outside the
+// slash, or a name with an extension of up to ten letters and digits
+// ("README.md", "Caddyfile.example"), outside the
 // <system-reminder> sections Claude Code puts before the user's words
 // (which name CLAUDE.md and such).
 func pathIn(s string) string {
@@ -153,7 +154,7 @@ func pathIn(s string) string {
 		if strings.Contains(w, "/") {
 			return w
 		}
-		if dot := strings.LastIndexByte(w, '.'); dot > 0 && len(w)-dot-1 >= 1 && len(w)-dot-1 <= 5 && isWordy(w[dot+1:]) && !('0' <= w[dot+1] && w[dot+1] <= '9') {
+		if dot := strings.LastIndexByte(w, '.'); dot > 0 && len(w)-dot-1 >= 1 && len(w)-dot-1 <= 10 && isWordy(w[dot+1:]) && !('0' <= w[dot+1] && w[dot+1] <= '9') {
 			return w
 		}
 	}

@@ -180,6 +180,8 @@ func TestPathIn(t *testing.T) {
 		"version 1.2 is out":        "",
 		"hello world.":              "",
 		"(src/main.go)":             "src/main.go",
+		"read Caddyfile.example":    "Caddyfile.example",
+		"see notes.averylongext":    "",
 		// Claude Code 2.1's first user turn: its reminder, then the prompt.
 		"<system-reminder>\nAttribution: a CLAUDE.md or memory rule wins.\n</system-reminder>\n\nRead /work/notes.go please": "/work/notes.go",
 		"<system-reminder>a.md</system-reminder> and b.md <system-reminder>c.md</system-reminder>":                           "b.md",
