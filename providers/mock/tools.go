@@ -125,8 +125,21 @@ func choose(tools []tool, named, userText string) toolPlan {
 			}
 		}
 	}
-	return toolPlan{call: true, name: tools[0].name, args: argsFor(tools[0], userText)}
+	first := tools[0]
+	for _, t := range tools {
+		if !spawnsAgents(t.name) {
+			first = t
+			break
+		}
+	}
+	return toolPlan{call: true, name: first.name, args: argsFor(first, userText)}
 }
+
+// spawnsAgents reports Claude Code's tool that starts a subagent (Agent,
+// formerly Task). The mock calls it only when tool_choice names it: a
+// subagent of the mock calls tools of its own, and each hands back a
+// user turn the mock would answer with another subagent, without end.
+func spawnsAgents(name string) bool { return name == "Agent" || name == "Task" }
 
 // pathProperty is the property of a tool's schema that takes a file
 // path, or "".

@@ -226,3 +226,14 @@ func TestReplyQuotesPastReminders(t *testing.T) {
 		t.Errorf("text %q", text)
 	}
 }
+
+// Claude Code's first tool is Agent, which starts a subagent: without a
+// path to read, the mock calls the first other tool.
+func TestFirstToolIsNoSubagent(t *testing.T) {
+	h := newTestHandler(0)
+	tools := `"tools":[{"name":"Agent","input_schema":{"type":"object","properties":{"description":{"type":"string"},"prompt":{"type":"string"}},"required":["description","prompt"]}},{"name":"Bash","input_schema":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}}]`
+	doc := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", tools)).rec.Body())
+	checkString(t, doc, "content.1.name", "Bash")
+	named := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", tools+`,"tool_choice":{"type":"tool","name":"Agent"}`)).rec.Body())
+	checkString(t, named, "content.1.name", "Agent")
+}
