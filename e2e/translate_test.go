@@ -103,7 +103,7 @@ func TestOpenAISDKOnAnthropicProvider(t *testing.T) {
 // OpenAI model that fails falls back to an Anthropic one; each SDK sees
 // its own protocol's answer, plain and streamed
 // (e2e/sdk/translate_fallback.test.mjs).
-func TestFallbackAcrossProtocols(t *testing.T) {
+func TestSDKsFallBackAcrossProtocols(t *testing.T) {
 	node := needSDKs(t)
 	oai, ant := newOpenAIFake(), newAnthropicFake()
 	oaiSrv, antSrv := httptest.NewServer(compressing(oai)), httptest.NewServer(compressing(ant))

@@ -1,4 +1,4 @@
-// Fallback chains across protocols (TestFallbackAcrossProtocols): the
+// Fallback chains across protocols (TestSDKsFallBackAcrossProtocols): the
 // gateway routes claude-529 to an overloaded Anthropic fake, then to
 // oai:gpt-text, an OpenAI-protocol fake, translated; and gpt-500 to a
 // failing OpenAI fake, then to ant:claude-text. The SDKs see their own
