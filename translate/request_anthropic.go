@@ -288,8 +288,39 @@ func (w *a2o) message(i int, m gjson.Result) error {
 			return nil
 		}
 		return w.assistantBlocks(at, content)
+	case "system":
+		return w.systemMessage(at, content)
 	}
-	return invalid(at+".role", "is "+strconv.Quote(role)+"; Anthropic messages are user or assistant turns (the system prompt is the system field)")
+	return invalid(at+".role", "is "+strconv.Quote(role)+"; Anthropic messages are user, assistant or system turns")
+}
+
+// systemMessage writes a system message of the conversation (Claude
+// Code 2.1 sends its environment as one after the first user turn) as
+// an OpenAI system message in the same place, which OpenAI takes
+// anywhere: its text, blocks joined as the system field's are.
+func (w *a2o) systemMessage(at string, content gjson.Result) error {
+	if content.Type == gjson.String {
+		if content.Str != "" {
+			w.open("system")
+			w.b = appendStringValue(w.b, content)
+			w.b = append(w.b, '}')
+		}
+		return nil
+	}
+	var err error
+	each(content, func(j, blk gjson.Result) bool {
+		if t := get(blk, "type").Str; t != "text" {
+			err = w.x.refuse(field(at+".content", int(j.Int())), "is a "+strconv.Quote(t)+" block in a system message")
+		}
+		return err == nil
+	})
+	if err != nil || !hasText(content) {
+		return err
+	}
+	w.open("system")
+	w.joinTexts(content, "\\n\\n")
+	w.b = append(w.b, '}')
+	return nil
 }
 
 // userBlocks writes a user turn: each tool_result first, as a tool

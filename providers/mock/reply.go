@@ -28,7 +28,7 @@ func newReply(req *request) reply {
 		model = "unnamed"
 	}
 	said := "You sent no message text."
-	if echo := echoOf(req.lastUser); echo != "" {
+	if echo := echoOf(withoutReminders(req.lastUser)); echo != "" {
 		said = "You said: “" + echo + "”."
 	}
 	if req.tools.hasResult {

@@ -37,6 +37,15 @@ type toolPlan struct {
 // planTools reads what the tools of a request on path ask for.
 func planTools(path string, doc gjson.Result) toolPlan {
 	msgs := doc.Get("messages").Array()
+	// The turn answered is the last of the user or of a tool: system
+	// messages after it (Claude Code 2.1 ends its turns with one that
+	// holds its environment) are instructions, not the turn.
+	for len(msgs) > 0 {
+		if r := msgs[len(msgs)-1].Get("role").Str; r != "system" && r != "developer" {
+			break
+		}
+		msgs = msgs[:len(msgs)-1]
+	}
 	if len(msgs) == 0 {
 		return toolPlan{}
 	}
@@ -116,8 +125,21 @@ func choose(tools []tool, named, userText string) toolPlan {
 			}
 		}
 	}
-	return toolPlan{call: true, name: tools[0].name, args: argsFor(tools[0], userText)}
+	first := tools[0]
+	for _, t := range tools {
+		if !spawnsAgents(t.name) {
+			first = t
+			break
+		}
+	}
+	return toolPlan{call: true, name: first.name, args: argsFor(first, userText)}
 }
+
+// spawnsAgents reports Claude Code's tool that starts a subagent (Agent,
+// formerly Task). The mock calls it only when tool_choice names it: a
+// subagent of the mock calls tools of its own, and each hands back a
+// user turn the mock would answer with another subagent, without end.
+func spawnsAgents(name string) bool { return name == "Agent" || name == "Task" }
 
 // pathProperty is the property of a tool's schema that takes a file
 // path, or "".
@@ -131,9 +153,12 @@ func pathProperty(t tool) string {
 }
 
 // pathIn is the first word of s that looks like a file path: one with a
-// slash, or a name with an extension ("README.md").
+// slash, or a name with an extension of up to ten letters and digits
+// ("README.md", "Caddyfile.example"), outside the
+// <system-reminder> sections Claude Code puts before the user's words
+// (which name CLAUDE.md and such).
 func pathIn(s string) string {
-	for _, w := range strings.Fields(s) {
+	for _, w := range strings.Fields(withoutReminders(s)) {
 		w = strings.Trim(w, "\"'`()[]{}<>,;:!?")
 		w = strings.TrimSuffix(w, ".")
 		if len(w) < 3 || strings.Contains(w, "://") {
@@ -142,11 +167,28 @@ func pathIn(s string) string {
 		if strings.Contains(w, "/") {
 			return w
 		}
-		if dot := strings.LastIndexByte(w, '.'); dot > 0 && len(w)-dot-1 >= 1 && len(w)-dot-1 <= 5 && isWordy(w[dot+1:]) && !('0' <= w[dot+1] && w[dot+1] <= '9') {
+		if dot := strings.LastIndexByte(w, '.'); dot > 0 && len(w)-dot-1 >= 1 && len(w)-dot-1 <= 10 && isWordy(w[dot+1:]) && !('0' <= w[dot+1] && w[dot+1] <= '9') {
 			return w
 		}
 	}
 	return ""
+}
+
+// withoutReminders is s without its <system-reminder>…</system-reminder>
+// sections.
+func withoutReminders(s string) string {
+	const open, close = "<system-reminder>", "</system-reminder>"
+	for {
+		i := strings.Index(s, open)
+		if i < 0 {
+			return s
+		}
+		j := strings.Index(s[i:], close)
+		if j < 0 {
+			return s
+		}
+		s = s[:i] + " " + s[i+j+len(close):]
+	}
 }
 
 func isWordy(s string) bool {

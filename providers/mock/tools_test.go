@@ -180,9 +180,60 @@ func TestPathIn(t *testing.T) {
 		"version 1.2 is out":        "",
 		"hello world.":              "",
 		"(src/main.go)":             "src/main.go",
+		"read Caddyfile.example":    "Caddyfile.example",
+		"see notes.averylongext":    "",
+		// Claude Code 2.1's first user turn: its reminder, then the prompt.
+		"<system-reminder>\nAttribution: a CLAUDE.md or memory rule wins.\n</system-reminder>\n\nRead /work/notes.go please": "/work/notes.go",
+		"<system-reminder>a.md</system-reminder> and b.md <system-reminder>c.md</system-reminder>":                           "b.md",
 	} {
 		if got := pathIn(in); got != want {
 			t.Errorf("pathIn(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// Claude Code 2.1 ends a turn with a system message holding its
+// environment: the turn answered is still the user's, in both protocols.
+func TestToolCallAfterTrailingSystemMessage(t *testing.T) {
+	h := newTestHandler(0)
+	env := `{"role":"system","content":[{"type":"text","text":"# Environment\nPrimary working directory: /tmp/w"}]}`
+	chat := `{"model":"gpt-4o",` + chatTools + `,"messages":[{"role":"system","content":"You are Claude Code."},{"role":"user","content":"What is in /repo/go.mod?"},` + env + `]}`
+	call := gjson.Parse(serve(t, h, pathChat, chat).rec.Body()).Get("choices.0.message.tool_calls.0.function")
+	checkString(t, call, "name", "Read")
+	checkString(t, call, "arguments", `{"file_path":"/repo/go.mod"}`)
+
+	msgs := `{"model":"claude-sonnet-4-5","max_tokens":1024,` + messagesTools + `,"messages":[{"role":"user","content":"What is in /repo/go.mod?"},` + env + `]}`
+	doc := gjson.Parse(serve(t, h, pathMessages, msgs).rec.Body())
+	checkString(t, doc, "stop_reason", "tool_use")
+	if in := doc.Get("content.1.input").Raw; in != `{"file_path":"/repo/go.mod"}` {
+		t.Errorf("input %s", in)
+	}
+
+	result := `{"model":"gpt-4o",` + chatTools + `,"messages":[{"role":"user","content":"read a.go"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"Read","arguments":"{\"file_path\":\"a.go\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"package a"},` + env + `]}`
+	text := gjson.Parse(serve(t, h, pathChat, result).rec.Body()).Get("choices.0.message.content").Str
+	if !strings.Contains(text, "The tool returned: “package a”") {
+		t.Errorf("text %q", text)
+	}
+}
+
+// The reply quotes the user's words, not the reminder Claude Code puts
+// before them.
+func TestReplyQuotesPastReminders(t *testing.T) {
+	h := newTestHandler(0)
+	body := `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":[{"type":"text","text":"<system-reminder>\nAttribution for git commits\n</system-reminder>\n"},{"type":"text","text":"Hello there"}]}]}`
+	text := gjson.Parse(serve(t, h, pathMessages, body).rec.Body()).Get("content.0.text").Str
+	if !strings.Contains(text, "You said: “Hello there”.") {
+		t.Errorf("text %q", text)
+	}
+}
+
+// Claude Code's first tool is Agent, which starts a subagent: without a
+// path to read, the mock calls the first other tool.
+func TestFirstToolIsNoSubagent(t *testing.T) {
+	h := newTestHandler(0)
+	tools := `"tools":[{"name":"Agent","input_schema":{"type":"object","properties":{"description":{"type":"string"},"prompt":{"type":"string"}},"required":["description","prompt"]}},{"name":"Bash","input_schema":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}}]`
+	doc := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", tools)).rec.Body())
+	checkString(t, doc, "content.1.name", "Bash")
+	named := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", tools+`,"tool_choice":{"type":"tool","name":"Agent"}`)).rec.Body())
+	checkString(t, named, "content.1.name", "Agent")
 }
