@@ -125,21 +125,30 @@ func choose(tools []tool, named, userText string) toolPlan {
 			}
 		}
 	}
-	first := tools[0]
 	for _, t := range tools {
-		if !spawnsAgents(t.name) {
-			first = t
-			break
+		if harmless(t.name) {
+			return toolPlan{call: true, name: t.name, args: argsFor(t, userText)}
 		}
 	}
-	return toolPlan{call: true, name: first.name, args: argsFor(first, userText)}
+	return toolPlan{} // only tools with effects: answer in text
 }
 
-// spawnsAgents reports Claude Code's tool that starts a subagent (Agent,
-// formerly Task). The mock calls it only when tool_choice names it: a
-// subagent of the mock calls tools of its own, and each hands back a
-// user turn the mock would answer with another subagent, without end.
-func spawnsAgents(name string) bool { return name == "Agent" || name == "Task" }
+// harmless reports whether the mock may call a tool it picked itself
+// (tool_choice may still name any): not one that runs commands, writes
+// or edits, reaches the network, or starts a subagent. A client runs the
+// tools the mock calls (Claude Code with --dangerously-skip-permissions
+// would run a shell command), and a subagent of the mock calls tools of
+// its own, each handing back a turn the mock would answer with another
+// subagent, without end.
+func harmless(name string) bool {
+	n := strings.ToLower(name)
+	for _, word := range []string{"bash", "shell", "exec", "command", "run", "kill", "write", "edit", "delete", "remove", "agent", "task", "web", "fetch", "http", "browser"} {
+		if strings.Contains(n, word) {
+			return false
+		}
+	}
+	return true
+}
 
 // pathProperty is the property of a tool's schema that takes a file
 // path, or "".

@@ -30,10 +30,12 @@ func TestChatToolCall(t *testing.T) {
 
 func TestChatToolCallMinimalArguments(t *testing.T) {
 	h := newTestHandler(0)
+	// No path named: the first tool without effects (never Bash, which
+	// a client would run), with its required arguments made up.
 	doc := gjson.Parse(serve(t, h, pathChat, chatBody("gpt-4o", "run the tests", chatTools)).rec.Body())
 	call := doc.Get("choices.0.message.tool_calls.0.function")
-	checkString(t, call, "name", "Bash")
-	checkString(t, call, "arguments", `{"command":"mock","timeout":5}`)
+	checkString(t, call, "name", "Read")
+	checkString(t, call, "arguments", `{"file_path":"mock"}`)
 }
 
 func TestChatToolChoice(t *testing.T) {
@@ -108,9 +110,10 @@ func TestMessageToolUse(t *testing.T) {
 	if use.Get("input").Raw != `{"file_path":"go.mod"}` {
 		t.Errorf("input %s", use.Get("input").Raw)
 	}
-	// Without a path, the first client tool (not the server tool).
+	// Without a path, the first client tool without effects (not the
+	// server tool, not Bash).
 	doc = gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", messagesTools)).rec.Body())
-	if in := doc.Get("content.1.input").Raw; doc.Get("content.1.name").Str != "Bash" || in != `{"command":"mock","run_in_background":true}` {
+	if in := doc.Get("content.1.input").Raw; doc.Get("content.1.name").Str != "Read" || in != `{"file_path":"mock"}` {
 		t.Errorf("call %s", doc.Get("content.1").Raw)
 	}
 }
@@ -227,13 +230,18 @@ func TestReplyQuotesPastReminders(t *testing.T) {
 	}
 }
 
-// Claude Code's first tool is Agent, which starts a subagent: without a
-// path to read, the mock calls the first other tool.
+// Claude Code's first tool is Agent, which starts a subagent, and Bash
+// runs commands: the mock calls neither on its own; with only such tools
+// it answers in text.
 func TestFirstToolIsNoSubagent(t *testing.T) {
 	h := newTestHandler(0)
 	tools := `"tools":[{"name":"Agent","input_schema":{"type":"object","properties":{"description":{"type":"string"},"prompt":{"type":"string"}},"required":["description","prompt"]}},{"name":"Bash","input_schema":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}}]`
 	doc := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", tools)).rec.Body())
-	checkString(t, doc, "content.1.name", "Bash")
+	checkString(t, doc, "stop_reason", "end_turn")
+	checkString(t, doc, "content.0.type", "text")
+	if doc.Get("content.1").Exists() {
+		t.Errorf("a tool was called: %s", doc.Get("content.1").Raw)
+	}
 	named := gjson.Parse(serve(t, h, pathMessages, messagesBody("claude-sonnet-4-5", "hello", tools+`,"tool_choice":{"type":"tool","name":"Agent"}`)).rec.Body())
 	checkString(t, named, "content.1.name", "Agent")
 }
