@@ -256,7 +256,7 @@ func TestKeySeriesGoWithTheKey(t *testing.T) {
 		t.Fatal("no series for the key")
 	}
 	without := strings.Replace(with, fmt.Sprintf("key %s {\n\t\t\tname leaving-team\n\t\t}", clientKeyA), "", 1)
-	tester = loadGateway(t, without)
+	loadGateway(t, without)
 	m := scrape(t)
 	if _, ok := m[`caddy_llm_gateway_key_requests_total{code=ok,key=leaving-team}`]; ok {
 		t.Error("the removed key's series outlived the reload")

@@ -167,7 +167,7 @@ func TestRedisStoreInCaddy(t *testing.T) {
 					return resp.StatusCode == 200
 				})
 				t.Logf("serving again %v after Redis came back", time.Since(healed).Round(time.Millisecond))
-				resp, body = get(t, tester, "/status", "Authorization", "Bearer "+clientKeyB)
+				_, body = get(t, tester, "/status", "Authorization", "Bearer "+clientKeyB)
 				wantJSON(t, body, "store.state", "healthy")
 			})
 		}
@@ -201,7 +201,7 @@ func TestRedisStoreStartsWhileDown(t *testing.T) {
 	resp, body := chatAs(t, tester, clientKeyA, "m")
 	wantStatus(t, resp, body, 500)
 	wantJSON(t, body, "error.code", "store_error")
-	resp, body = get(t, tester, "/status", "Authorization", "Bearer "+clientKeyA)
+	_, body = get(t, tester, "/status", "Authorization", "Bearer "+clientKeyA)
 	wantJSON(t, body, "store.state", "connecting")
 
 	redistest.Start(t, redistest.Options{Port: port})

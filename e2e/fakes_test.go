@@ -63,13 +63,6 @@ func (f *recorder) checkNoProblems(t *testing.T) {
 	}
 }
 
-// requests is every request body seen so far.
-func (f *recorder) requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.bodies...)
-}
-
 // compressing answers JSON gzipped when the request accepts it, as
 // real providers (behind their CDNs) do.
 func compressing(h http.Handler) http.Handler {

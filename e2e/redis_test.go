@@ -306,7 +306,7 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 		}
 		// Fill the session (400 tokens) through A, then B refuses.
 		for i := 0; i < 40; i++ {
-			resp, body = gws[0].ask(t, tokensKey, sharedBody)
+			resp, _ = gws[0].ask(t, tokensKey, sharedBody)
 			if resp.StatusCode == 429 {
 				break
 			}

@@ -192,7 +192,7 @@ func (s *RedisStore) Validate() error {
 func parseRedisURL(raw string) (rueidis.ClientOption, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return rueidis.ClientOption{}, "", errors.New("store redis: url is not a valid URL; want redis://[user:password@]host:port/db or rediss://...")
+		return rueidis.ClientOption{}, "", errors.New("store redis: url is not a valid URL; want redis://[user:password@]host:port/db or rediss://host:port/db")
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return rueidis.ClientOption{}, "", fmt.Errorf("store redis: url scheme %q: want redis:// or rediss://", u.Scheme)

@@ -66,17 +66,6 @@ func (t *leaseTable) remove(id string) {
 	s.mu.Unlock()
 }
 
-func (t *leaseTable) len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
-
 // renewBatch bounds the ids of one renew call (Lua's unpack has limits).
 const renewBatch = 500
 

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -160,8 +159,6 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "net/http: timeout awaiting response headers" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
-
-var errNoAnswer = errors.New("no answer")
 
 // upstream builds a provider of type typ with n keys on script s.
 func upstream(t *testing.T, name, typ string, keys int, s *script) *Upstream {
