@@ -139,7 +139,7 @@ func (x *exchange) allowedChain(rt route) []route {
 // application/*+json) and requests that name no type.
 func (x *exchange) checkContentType() *llmerrors.Error {
 	ct := x.r.Header.Get("Content-Type")
-	if ct == "" || hasMediaType(ct, "application/json") {
+	if ct == "" || providers.HasMediaType(ct, "application/json") {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -150,17 +150,6 @@ func (x *exchange) checkContentType() *llmerrors.Error {
 		Code:    llmerrors.UnsupportedContentType,
 		Message: fmt.Sprintf("Content-Type %q is not supported; send the body as JSON with Content-Type: application/json.", ct),
 	}
-}
-
-// hasMediaType reports whether the Content-Type value ct is of media type
-// mt, whatever its parameters, without the allocations of a full parse.
-func hasMediaType(ct, mt string) bool {
-	ct = strings.TrimLeft(ct, " ")
-	if len(ct) < len(mt) || !strings.EqualFold(ct[:len(mt)], mt) {
-		return false
-	}
-	rest := strings.TrimLeft(ct[len(mt):], " ")
-	return rest == "" || rest[0] == ';'
 }
 
 // modelNotFound lists every name the client may send instead.

@@ -126,6 +126,9 @@ func (a *attempt) request(key int, body []byte) *http.Request {
 	for k, v := range fwd {
 		h[k] = v
 	}
+	// The provider's configured headers win over the client's, except
+	// anthropic-version, which the client may pick (the config only
+	// gives a default).
 	for k, v := range up.Header {
 		if _, set := h[k]; !set || k != "Anthropic-Version" {
 			h[k] = v
@@ -271,42 +274,7 @@ func putBuffer(buf *bytes.Buffer) {
 }
 
 func isEventStream(h http.Header) bool {
-	return hasMediaType(h.Get("Content-Type"), "text/event-stream")
-}
-
-// hasMediaType reports whether the Content-Type value ct is of media type
-// mt, whatever its parameters, without the allocations of a full parse.
-func hasMediaType(ct, mt string) bool {
-	for len(ct) > 0 && ct[0] == ' ' {
-		ct = ct[1:]
-	}
-	if len(ct) < len(mt) || !equalFoldASCII(ct[:len(mt)], mt) {
-		return false
-	}
-	rest := ct[len(mt):]
-	for len(rest) > 0 && rest[0] == ' ' {
-		rest = rest[1:]
-	}
-	return rest == "" || rest[0] == ';'
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
+	return providers.HasMediaType(h.Get("Content-Type"), "text/event-stream")
 }
 
 // attemptsText caches the X-Llm-Attempts values most requests need.
